@@ -1,0 +1,42 @@
+"""The data model, one module per aggregate; import models from here."""
+
+from rmc_outreach.models.attempts import ContactAttempt, ProviderEvent
+from rmc_outreach.models.audit import AuditEvent, ReferralImport
+from rmc_outreach.models.handlers import CallbackRequest, Handler, HandlerSession, Handoff
+from rmc_outreach.models.patients import Patient
+from rmc_outreach.models.referrals import Referral
+from rmc_outreach.models.states import (
+    OPEN_REFERRAL_STATUSES,
+    AttemptOutcome,
+    AttemptState,
+    Channel,
+    HandlerState,
+    ImportStatus,
+    Priority,
+    ReferralStatus,
+    Role,
+)
+from rmc_outreach.models.users import User
+
+__all__ = [
+    "OPEN_REFERRAL_STATUSES",
+    "AttemptOutcome",
+    "AttemptState",
+    "AuditEvent",
+    "CallbackRequest",
+    "Channel",
+    "ContactAttempt",
+    "Handler",
+    "HandlerSession",
+    "HandlerState",
+    "Handoff",
+    "ImportStatus",
+    "Patient",
+    "Priority",
+    "ProviderEvent",
+    "Referral",
+    "ReferralImport",
+    "ReferralStatus",
+    "Role",
+    "User",
+]

@@ -1,0 +1,60 @@
+"""Patients: who we contact, how, and what they have asked of us."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Boolean, Date, Integer, String, false
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from rmc_outreach.clock import now
+from rmc_outreach.db import Base, UtcDateTime
+
+if TYPE_CHECKING:
+    from rmc_outreach.models.referrals import Referral
+
+
+class Patient(Base):
+    """A patient, keyed by NHS number. Phones are E.164; flags follow the Accessible Information
+    Standard and the patient's own wishes. Opt-outs record when and how they were made."""
+
+    __tablename__ = "patient"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    nhs_number: Mapped[str] = mapped_column(String(10), unique=True)
+    given_name: Mapped[str] = mapped_column(String(100))
+    family_name: Mapped[str] = mapped_column(String(100))
+    date_of_birth: Mapped[date] = mapped_column(Date)
+
+    mobile_phone: Mapped[str | None] = mapped_column(String(16))
+    landline_phone: Mapped[str | None] = mapped_column(String(16))
+    carer_phone: Mapped[str | None] = mapped_column(String(16))
+
+    address_line_1: Mapped[str | None] = mapped_column(String(100))
+    address_line_2: Mapped[str | None] = mapped_column(String(100))
+    address_line_3: Mapped[str | None] = mapped_column(String(100))
+    address_line_4: Mapped[str | None] = mapped_column(String(100))
+    address_line_5: Mapped[str | None] = mapped_column(String(100))
+    postcode: Mapped[str | None] = mapped_column(String(8))
+
+    no_voicemail: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    no_sms: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    letter_only: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    large_print: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    language: Mapped[str | None] = mapped_column(String(35))
+
+    sms_opted_out_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    sms_opt_out_source: Mapped[str | None] = mapped_column(String(40))
+    contact_opted_out_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    contact_opt_out_source: Mapped[str | None] = mapped_column(String(40))
+
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now, onupdate=now)
+
+    referrals: Mapped[list[Referral]] = relationship(back_populates="patient")
+
+    @property
+    def has_postal_address(self) -> bool:
+        """A letter can be sent: a first address line and a postcode."""
+        return bool(self.address_line_1 and self.postcode)

@@ -1,0 +1,36 @@
+"""The models and the Alembic migrations describe the same schema, on every backend."""
+
+from __future__ import annotations
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import Engine, inspect
+
+from rmc_outreach.db import Base
+from rmc_outreach.migrate import upgrade_to_head
+
+
+def test_autogenerate_finds_no_difference_between_models_and_migrations(database: Engine) -> None:
+    with database.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        differences = compare_metadata(context, Base.metadata)
+    assert differences == []
+
+
+def test_every_model_table_is_created_by_the_migrations(database: Engine) -> None:
+    tables = set(inspect(database).get_table_names())
+    assert set(Base.metadata.tables) <= tables
+    assert "alembic_version" in tables
+
+
+def test_upgrading_an_up_to_date_database_changes_nothing(database: Engine) -> None:
+    before = set(inspect(database).get_table_names())
+    upgrade_to_head(database)
+    assert set(inspect(database).get_table_names()) == before
+
+
+def test_dispatch_index_covers_status_priority_and_due_time(database: Engine) -> None:
+    indexes = {
+        index["name"]: index["column_names"] for index in inspect(database).get_indexes("referral")
+    }
+    assert indexes["ix_referral_dispatch"] == ["status", "priority", "next_action_at"]
