@@ -93,6 +93,8 @@ def _secret_key(
     if production:
         problems.append("SECRET_KEY is required in production (at least 32 random characters)")
         return ""
+    if problems:
+        return ""  # the key file is only written once everything else is known to be valid
     # Development: a random key kept under var/ so sessions survive a restart of the demo.
     key_file = var_dir / "secret_key"
     if key_file.exists():
@@ -117,6 +119,8 @@ def _database_url(
 ) -> str:
     database_url = _normalise_database_url(env.get("DATABASE_URL", "").strip())
     if not database_url:
+        if production:
+            problems.append("DATABASE_URL must point at PostgreSQL in production")
         return f"sqlite:///{var_dir / 'rmc_outreach.sqlite3'}"
     scheme = database_url.split(":", 1)[0]
     if scheme not in ("sqlite", "postgresql+psycopg"):
@@ -220,8 +224,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     intake_max_bytes = _int_setting(env, "INTAKE_MAX_BYTES", 64 * 1024 * 1024, problems)
     intake_max_rows = _int_setting(env, "INTAKE_MAX_ROWS", 250_000, problems)
     timezone = env.get("RMC_TIMEZONE", "Europe/London").strip() or "Europe/London"
-    # The key file is only written once everything else is known to be valid.
-    secret_key = _secret_key(env, var_dir, production, problems) if not problems else ""
+    secret_key = _secret_key(env, var_dir, production, problems)
 
     if problems:
         raise ConfigError("Invalid configuration:\n  - " + "\n  - ".join(problems))

@@ -1,0 +1,67 @@
+"""Staff accounts: creating users (and their handler record when they take calls)."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from rmc_outreach.audit import record_audit_event
+from rmc_outreach.models import Role, User
+from rmc_outreach.passwords import check_password_strength, hash_password
+
+USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
+
+
+class AccountError(ValueError):
+    """A user cannot be created as asked; the message says why."""
+
+
+def create_user(
+    session: Session,
+    *,
+    username: str,
+    display_name: str,
+    role: Role | str,
+    password: str,
+    actor_label: str,
+) -> User:
+    """Create an active user with a hashed password, recording it in the audit trail."""
+    username = username.strip().lower()
+    if not USERNAME_PATTERN.match(username):
+        raise AccountError(
+            "username must be 2-64 characters: lower-case letters, digits, '.', '_' or '-'"
+        )
+    display_name = " ".join(display_name.split())
+    if not display_name or len(display_name) > 100:
+        raise AccountError("display name must be 1-100 characters")
+    try:
+        role = Role(role)
+    except ValueError as error:
+        choices = ", ".join(member.value for member in Role)
+        raise AccountError(f"role must be one of {choices}") from error
+    try:
+        check_password_strength(password)
+    except ValueError as error:
+        raise AccountError(str(error)) from error
+    if session.scalar(select(User.id).where(User.username == username)) is not None:
+        raise AccountError(f"a user named {username!r} already exists")
+    user = User(
+        username=username,
+        display_name=display_name,
+        role=role,
+        password_hash=hash_password(password),
+    )
+    session.add(user)
+    session.flush()
+    record_audit_event(
+        session,
+        actor_label=actor_label,
+        action="user.create",
+        outcome="success",
+        object_type="user",
+        object_id=user.id,
+        detail={"role": role.value},
+    )
+    return user

@@ -1,0 +1,218 @@
+"""The command line: ``python -m rmc_outreach COMMAND``.
+
+Commands print no personal data. Exit codes: 0 success; ``import-referrals`` 1 when some rows were
+rejected and 2 when the file was rejected; 2 for bad arguments; 78 for invalid configuration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import sys
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+
+from rmc_outreach.config import ConfigError, Settings, load_settings
+
+EXIT_CONFIG_ERROR = 78
+
+
+def _settings() -> Settings:
+    from rmc_outreach import db
+
+    settings = load_settings()
+    db.configure(settings)
+    return settings
+
+
+def _redacted(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def cmd_init_db(_args: argparse.Namespace) -> int:
+    """Create or upgrade the schema to the newest migration."""
+    from rmc_outreach import db
+    from rmc_outreach.migrate import upgrade_to_head
+
+    settings = _settings()
+    upgrade_to_head(db.get_engine())
+    print(f"Database {_redacted(settings.database_url)} is at the newest schema.")
+    return 0
+
+
+def _print_import_report(report_json: dict[str, object], lines: list[str], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(report_json, ensure_ascii=False))
+    else:
+        print("\n".join(lines))
+
+
+def cmd_import_referrals(args: argparse.Namespace) -> int:
+    """Import an e-RS worklist CSV; exit 0 all accepted, 1 some rows rejected, 2 file rejected."""
+    from rmc_outreach.intake import import_worklist
+
+    settings = _settings()
+    path = Path(args.file)
+    try:
+        with path.open("rb") as handle:
+            # One byte over the limit is enough for the importer to refuse the file.
+            data = handle.read(settings.intake_max_bytes + 1)
+    except OSError as error:
+        message = f"cannot read {path}: {error.strerror or error}"
+        empty: dict[str, object] = {
+            "imported": 0,
+            "updated": 0,
+            "unchanged": 0,
+            "rejected": [],
+            "file_errors": [message],
+        }
+        _print_import_report(empty, [f"File rejected: {message}"], args.json)
+        return 2
+    report = import_worklist(
+        data, filename=path.name, settings=settings, actor_label=args.actor or "cli"
+    )
+    _print_import_report(report.as_json(), report.summary_lines(), args.json)
+    return report.exit_code
+
+
+def cmd_seed_demo(args: argparse.Namespace) -> int:
+    """Generate a synthetic worklist (test-range NHS numbers, drama phones) and import it."""
+    from rmc_outreach.clock import now
+    from rmc_outreach.intake import import_worklist
+    from rmc_outreach.simulation.population import synthetic_worklist_csv
+
+    settings = _settings()
+    if settings.production:
+        print("seed-demo refuses to run in production mode.", file=sys.stderr)
+        return 2
+    today: date = now().date()
+    data = synthetic_worklist_csv(args.referrals, seed=args.seed, today=today)
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    worklist = settings.var_dir / "demo-worklist.csv"
+    worklist.write_bytes(data)
+    report = import_worklist(
+        data, filename=worklist.name, settings=settings, actor_label="seed-demo"
+    )
+    print("\n".join(report.summary_lines()))
+    print(f"The generated worklist is at {worklist}")
+    return report.exit_code
+
+
+def _read_password(args: argparse.Namespace) -> str:
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    first = getpass.getpass("Password: ")
+    second = getpass.getpass("Password again: ")
+    if first != second:
+        raise ValueError("the passwords do not match")
+    return first
+
+
+def cmd_create_user(args: argparse.Namespace) -> int:
+    """Create a staff user with a role."""
+    from rmc_outreach.accounts import AccountError, create_user
+    from rmc_outreach.db import session_scope
+
+    _settings()
+    try:
+        password = _read_password(args)
+        with session_scope() as session:
+            user = create_user(
+                session,
+                username=args.username,
+                display_name=args.display_name or args.username,
+                role=args.role,
+                password=password,
+                actor_label="cli",
+            )
+            user_id, username, role = user.id, user.username, user.role
+    except (AccountError, ValueError) as error:
+        print(f"Cannot create user: {error}", file=sys.stderr)
+        return 2
+    print(f"Created user {username} (id {user_id}) with role {role}.")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Run web, worker, beat and a private Redis on the embedded default, with demo data."""
+    from rmc_outreach.demo import run_demo
+
+    port = args.port or load_settings().port
+    return run_demo(referrals=args.referrals, port=port, seed=args.seed, reset=args.reset)
+
+
+def cmd_check_config(_args: argparse.Namespace) -> int:
+    """Validate the configuration and print it without secrets."""
+    settings = load_settings()
+    print(f"mode: {settings.mode}")
+    print(f"database: {_redacted(settings.database_url)}")
+    print(
+        f"redis: {_redacted(settings.redis_url) if settings.redis_url else '(embedded, private)'}"
+    )
+    print(f"public base URL: {settings.public_base_url}")
+    print(f"Twilio API: {settings.twilio_api_base_url or 'Twilio (api.twilio.com)'}")
+    print("Configuration is valid.")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for every command."""
+    parser = argparse.ArgumentParser(
+        prog="python -m rmc_outreach",
+        description="rmc-outreach: automated outbound patient contact for referral management.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    init_db = commands.add_parser("init-db", help="create or upgrade the database schema")
+    init_db.set_defaults(handler=cmd_init_db)
+
+    importer = commands.add_parser("import-referrals", help="import an e-RS worklist CSV")
+    importer.add_argument("file", help="path of the CSV file")
+    importer.add_argument("--json", action="store_true", help="print one JSON object")
+    importer.add_argument("--actor", help="who is importing (recorded in the audit trail)")
+    importer.set_defaults(handler=cmd_import_referrals)
+
+    seed = commands.add_parser("seed-demo", help="import synthetic referrals (never production)")
+    seed.add_argument("--referrals", type=int, default=500, help="how many (default 500)")
+    seed.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    seed.set_defaults(handler=cmd_seed_demo)
+
+    user = commands.add_parser("create-user", help="create a staff user")
+    user.add_argument("--username", required=True)
+    user.add_argument("--display-name")
+    user.add_argument(
+        "--role", required=True, choices=["handler", "supervisor", "manager", "admin"]
+    )
+    user.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
+    user.set_defaults(handler=cmd_create_user)
+
+    demo = commands.add_parser("demo", help="run the whole service with synthetic data")
+    demo.add_argument("--referrals", type=int, default=500)
+    demo.add_argument("--port", type=int, default=None, help="web port (default: PORT or 8000)")
+    demo.add_argument("--seed", type=int, default=1)
+    demo.add_argument("--reset", action="store_true", help="start again from an empty database")
+    demo.set_defaults(handler=cmd_demo)
+
+    check = commands.add_parser("check-config", help="validate the configuration")
+    check.set_defaults(handler=cmd_check_config)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command and return its exit code."""
+    args = build_parser().parse_args(argv)
+    if getattr(args, "referrals", 1) is not None and getattr(args, "referrals", 1) < 1:
+        print("--referrals must be at least 1", file=sys.stderr)
+        return 2
+    try:
+        code: int = args.handler(args)
+    except ConfigError as error:
+        print(error, file=sys.stderr)
+        return EXIT_CONFIG_ERROR
+    return code
