@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -224,6 +225,12 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     intake_max_bytes = _int_setting(env, "INTAKE_MAX_BYTES", 64 * 1024 * 1024, problems)
     intake_max_rows = _int_setting(env, "INTAKE_MAX_ROWS", 250_000, problems)
     timezone = env.get("RMC_TIMEZONE", "Europe/London").strip() or "Europe/London"
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        problems.append(
+            f"RMC_TIMEZONE must be an IANA time zone such as Europe/London, got {timezone!r}"
+        )
     secret_key = _secret_key(env, var_dir, production, problems)
 
     if problems:
