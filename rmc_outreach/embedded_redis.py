@@ -45,7 +45,7 @@ def free_port() -> int:
 
 
 class EmbeddedRedis:
-    """Start with ``start()`` (or ``with``); ``url`` is then the REDIS_URL to give other processes."""
+    """A private redis-server: ``start()`` (or ``with``), then give ``url`` to other processes."""
 
     def __init__(self, work_dir: Path, port: int | None = None) -> None:
         self.work_dir = work_dir
@@ -83,10 +83,11 @@ class EmbeddedRedis:
                 client.ping()
                 client.close()
                 return self.url
-            except redis.exceptions.ConnectionError:
+            except redis.exceptions.ConnectionError as error:
                 if time.monotonic() > deadline:
                     self.stop()
-                    raise EmbeddedRedisError(f"redis-server did not answer within {timeout_s} s")
+                    message = f"redis-server did not answer within {timeout_s} s"
+                    raise EmbeddedRedisError(message) from error
                 time.sleep(0.05)
 
     def stop(self) -> None:
