@@ -1,0 +1,1 @@
+"""Telephony: the provider interface, the Twilio adapter, TwiML builders, error table."""
