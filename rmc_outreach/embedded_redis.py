@@ -71,7 +71,8 @@ class EmbeddedRedis:
             "--logfile", str(log_path),
             "--protected-mode", "yes",
         ]  # fmt: skip
-        self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL)
+        # Its own session: a terminal Ctrl-C reaches the owner, which stops Redis last.
+        self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, start_new_session=True)
         client = redis.Redis.from_url(self.url, socket_connect_timeout=0.5)
         deadline = time.monotonic() + timeout_s
         while True:
