@@ -88,7 +88,13 @@ def make_engine(database_url: str) -> Engine:
         event.listen(engine, "connect", _disable_pysqlite_begin)
         event.listen(engine, "begin", _emit_begin_immediate)
         return engine
-    return create_engine(database_url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    return create_engine(
+        database_url,
+        pool_pre_ping=True,
+        pool_size=5,
+        max_overflow=5,
+        connect_args={"connect_timeout": 5},
+    )
 
 
 def _disable_pysqlite_begin(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
@@ -96,22 +102,40 @@ def _disable_pysqlite_begin(dbapi_connection: Any, _record: ConnectionPoolEntry)
 
 
 def _emit_begin_immediate(connection: Any) -> None:
-    # IMMEDIATE takes the write lock at the start, so two writers queue instead of deadlocking.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # IMMEDIATE takes the write lock at the start, so two writers queue instead of deadlocking
+    # (a deferred transaction that reads, then writes, fails when another writer got in first).
+    # Read-only sessions begin a plain deferred transaction and never wait for writers (WAL).
+    if connection.get_execution_options().get(READ_ONLY_OPTION):
+        connection.exec_driver_sql("BEGIN")
+    else:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
+
+READ_ONLY_OPTION = "rmc_read_only"
 
 _engine: Engine | None = None
 _session_factory: sessionmaker[Session] | None = None
+_read_only_factory: sessionmaker[Session] | None = None
 
 
 def configure(settings: Settings | None = None, engine: Engine | None = None) -> Engine:
     """Set the process's engine (from settings, or one given by a test) and return it."""
-    global _engine, _session_factory  # noqa: PLW0603
+    global _engine, _session_factory, _read_only_factory  # noqa: PLW0603
     if engine is None:
         engine = make_engine((settings or load_settings()).database_url)
     _engine = engine
     _session_factory = sessionmaker(bind=engine, expire_on_commit=False)
+    _read_only_factory = sessionmaker(
+        bind=engine.execution_options(**{READ_ONLY_OPTION: True}), expire_on_commit=False
+    )
     return engine
+
+
+def is_configured_for(database_url: str) -> bool:
+    """True when the process's engine already points at ``database_url``."""
+    return _engine is not None and (
+        _engine.url.render_as_string(hide_password=False) == database_url
+    )
 
 
 def get_engine() -> Engine:
@@ -122,13 +146,15 @@ def get_engine() -> Engine:
 
 
 @contextmanager
-def session_scope() -> Iterator[Session]:
-    """A session in one transaction: commit on success, roll back on any exception."""
-    factory = _session_factory
-    if factory is None:
+def session_scope(*, read_only: bool = False) -> Iterator[Session]:
+    """A session in one transaction: commit on success, roll back on any exception.
+
+    ``read_only`` sessions (pages, reports) never wait behind a writer on SQLite.
+    """
+    if _session_factory is None:
         configure()
-        factory = _session_factory
-    if factory is None:  # pragma: no cover - configure() always sets it
+    factory = _read_only_factory if read_only else _session_factory
+    if factory is None:  # pragma: no cover - configure() always sets both
         raise RuntimeError("database is not configured")
     session = factory()
     try:

@@ -27,6 +27,7 @@ from rmc_outreach.config import Settings, load_settings
 from rmc_outreach.db import Base, make_engine
 from rmc_outreach.embedded_redis import EmbeddedRedis
 from rmc_outreach.migrate import upgrade_to_head
+from tests.celery_isolation import celery_isolated, isolated_celery_app  # noqa: F401
 
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 BACKENDS = [

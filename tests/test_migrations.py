@@ -34,3 +34,16 @@ def test_dispatch_index_covers_status_priority_and_due_time(database: Engine) ->
         index["name"]: index["column_names"] for index in inspect(database).get_indexes("referral")
     }
     assert indexes["ix_referral_dispatch"] == ["status", "priority", "next_action_at"]
+
+
+def test_a_read_only_session_reads_while_a_writer_holds_its_transaction(database: Engine) -> None:
+    from sqlalchemy import func, select
+
+    from rmc_outreach.db import session_scope
+    from rmc_outreach.models import User
+
+    with session_scope() as writer:
+        writer.add(User(username="w", display_name="W", password_hash="x", role="admin"))
+        writer.flush()  # the writer now holds the write lock until it commits
+        with session_scope(read_only=True) as reader:
+            assert reader.scalar(select(func.count()).select_from(User)) == 0

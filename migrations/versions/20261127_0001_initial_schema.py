@@ -234,7 +234,7 @@ def upgrade() -> None:
         )
         batch_op.create_index(batch_op.f("ix_referral_patient_id"), ["patient_id"], unique=False)
         batch_op.create_index(
-            "ix_referral_status_referral_date", ["status", "referral_date"], unique=False
+            "ix_referral_waiting_order", ["status", "priority", "referral_date"], unique=False
         )
 
     op.create_table(
@@ -475,7 +475,7 @@ def downgrade() -> None:
 
     op.drop_table("callback_request")
     with op.batch_alter_table("referral", schema=None) as batch_op:
-        batch_op.drop_index("ix_referral_status_referral_date")
+        batch_op.drop_index("ix_referral_waiting_order")
         batch_op.drop_index(batch_op.f("ix_referral_patient_id"))
         batch_op.drop_index("ix_referral_dispatch")
 

@@ -27,7 +27,7 @@ class Referral(Base):
     __tablename__ = "referral"
     __table_args__ = (
         Index("ix_referral_dispatch", "status", "priority", "next_action_at"),
-        Index("ix_referral_status_referral_date", "status", "referral_date"),
+        Index("ix_referral_waiting_order", "status", "priority", "referral_date"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -1,0 +1,207 @@
+"""`make demo`'s supervisor: the whole service up with seeded referrals, then nothing left behind.
+
+These tests run the real command in a child process on the embedded default (SQLite under a
+temporary var/ and a private Redis), exactly as a newcomer would, and find every process the run
+started through /proc: each inherits RMC_VAR_DIR, which points at this test's own directory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from rmc_outreach.config import PROJECT_ROOT
+
+START_TIMEOUT_S = 150.0
+STOP_TIMEOUT_S = 60.0
+BANNER = re.compile(r"rmc-outreach demo running at (http://127\.0\.0\.1:\d+/)")
+
+pytestmark = pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs /proc")
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _demo_env(var_dir: Path) -> dict[str, str]:
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if name not in ("REDIS_URL", "DATABASE_URL", "PORT", "PUBLIC_BASE_URL", "RMC_MODE")
+    }
+    env["RMC_VAR_DIR"] = str(var_dir)
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def _proc_stat(pid: int) -> list[str] | None:
+    """Fields of /proc/PID/stat after the command name (state first), None if it is gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
+def _running_processes_of(var_dir: Path) -> dict[tuple[int, str], str]:
+    """Live (non-zombie) processes of this run: those whose environment carries its RMC_VAR_DIR,
+    and their descendants (redis-server rewrites its environment area for its process title).
+
+    Keyed by (pid, start time), so a pid reused by an unrelated process is never mistaken.
+    """
+    marker = f"RMC_VAR_DIR={var_dir}".encode()
+    processes: dict[int, tuple[list[str], bool, str]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        stat = _proc_stat(int(entry.name))
+        try:
+            environ = (entry / "environ").read_bytes().split(b"\0")
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except (OSError, UnicodeDecodeError):
+            continue
+        if stat is not None and stat[0] != "Z":
+            processes[int(entry.name)] = (stat, marker in environ, cmdline)
+    ours = {pid for pid, (_, marked, _) in processes.items() if marked}
+    grew = True
+    while grew:
+        children = {pid for pid, (stat, _, _) in processes.items() if int(stat[1]) in ours}
+        grew = not children <= ours
+        ours |= children
+    # Field 22 of stat (the 20th after the name) is the start time in clock ticks since boot.
+    return {(pid, processes[pid][0][19]): processes[pid][2] for pid in ours}
+
+
+def _still_running(processes: dict[tuple[int, str], str]) -> list[str]:
+    """Those of ``processes`` (from ``_running_processes_of``) that still run."""
+    alive = []
+    for (pid, started_at), command in processes.items():
+        stat = _proc_stat(pid)
+        if stat is not None and stat[0] != "Z" and stat[19] == started_at:
+            alive.append(command)
+    return alive
+
+
+class _Output:
+    """Collects a child's output lines on a thread so its pipe never fills."""
+
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        self.lines: list[str] = []
+        self._thread = threading.Thread(target=self._read, args=(process,), daemon=True)
+        self._thread.start()
+
+    def _read(self, process: subprocess.Popen[str]) -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            self.lines.append(line)
+
+    def text(self) -> str:
+        return "".join(self.lines)
+
+    def join(self) -> None:
+        self._thread.join(timeout=10)
+
+
+@pytest.fixture
+def var_dir(tmp_path: Path) -> Iterator[Path]:
+    path = tmp_path / "var"
+    yield path
+    # Whatever happened in the test, leave none of the processes it started running.
+    for pid, _ in _running_processes_of(path):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def _get(url: str) -> str:
+    assert url.startswith("http://127.0.0.1:")
+    with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 - checked above
+        assert response.status == 200
+        body: str = response.read().decode("utf-8")
+        return body
+
+
+def test_the_demo_serves_its_seeded_referrals_and_ctrl_c_stops_every_process(
+    var_dir: Path,
+) -> None:
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "rmc_outreach", "demo", "--referrals", "50", "--port", str(port)],
+        cwd=PROJECT_ROOT,
+        env=_demo_env(var_dir),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        # Its own process group, like a command run from a terminal: Ctrl-C goes to the group.
+        start_new_session=True,
+    )
+    output = _Output(process)
+    try:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while not BANNER.search(output.text()):
+            assert process.poll() is None, f"demo exited early:\n{output.text()}"
+            assert time.monotonic() < deadline, f"no banner in time:\n{output.text()}"
+            time.sleep(0.5)
+        match = BANNER.search(output.text())
+        assert match is not None
+        assert match.group(1) == f"http://127.0.0.1:{port}/"
+
+        health = json.loads(_get(f"http://127.0.0.1:{port}/healthz"))
+        assert health["database"]["ok"] and health["redis"]["ok"]
+        queue = json.loads(_get(f"http://127.0.0.1:{port}/api/queue"))
+        assert queue["counts"]["total"] == 50
+        assert queue["counts"]["by_status"]["waiting"]["total"] == 50
+        page = _get(f"http://127.0.0.1:{port}/")
+        assert re.search(r'data-status="total" data-priority="total">\s*50\s*<', page)
+
+        started = _running_processes_of(var_dir)
+        commands = "\n".join(started.values())
+        for expected in ("gunicorn", "celery -A workers.celery_app worker", "beat", "redis-server"):
+            assert expected in commands, f"{expected} is not running:\n{commands}"
+        assert process.pid in {pid for pid, _ in started}
+
+        os.killpg(process.pid, signal.SIGINT)
+        exit_code = process.wait(timeout=STOP_TIMEOUT_S)
+        output.join()
+        assert exit_code == 0, output.text()[-3000:]
+        assert _still_running(started) == []
+        assert _running_processes_of(var_dir) == {}
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def test_the_demo_refuses_a_port_in_use_before_starting_anything(var_dir: Path) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "rmc_outreach", "demo", "--referrals", "5", "--port", str(port)],
+            cwd=PROJECT_ROOT,
+            env=_demo_env(var_dir),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert result.returncode == 2
+    assert f"port {port} is already in use" in result.stderr
+    assert not (var_dir / "redis").exists(), "no private Redis may be started"
+    assert not (var_dir / "rmc_outreach.sqlite3").exists(), "no database may be made"
