@@ -2,13 +2,32 @@
 
 All code asks ``now()`` for the time, never ``datetime.now()`` directly, so tests can freeze time
 and the demo can run days of journeys in minutes.
+
+In the demo (``RMC_CLOCK=simulated``, never in production) every process (web, workers, beat,
+carrier simulator) reads one simulated clock kept in Redis: ``now = sim_anchor + (real time -
+real_anchor) x rate``. Each process re-reads the anchor at most every quarter second, so all agree
+to within that, and ``advance_to`` lets the demo jump over nights and weekends when nothing is
+happening.
 """
 
 from __future__ import annotations
 
+import json
+import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+import redis
+
+if TYPE_CHECKING:
+    from rmc_outreach.config import Settings
+
+CLOCK_KEY = "rmc:clock"
+REFRESH_INTERVAL_S = 0.25
 
 _source: Callable[[], datetime] = lambda: datetime.now(UTC)  # noqa: E731
 
@@ -30,3 +49,106 @@ def frozen_at(moment: datetime) -> Iterator[None]:
         yield
     finally:
         _source = previous
+
+
+@dataclass(frozen=True)
+class ClockAnchor:
+    """Simulated time ``sim_anchor`` was reached at real time ``real_anchor``."""
+
+    real_anchor: float
+    sim_anchor: float
+    rate: float
+
+    def at(self, real_time: float) -> float:
+        """Simulated epoch seconds at a real epoch time."""
+        return self.sim_anchor + (real_time - self.real_anchor) * self.rate
+
+    def to_json(self) -> str:
+        """Stored form."""
+        return json.dumps(
+            {"real_anchor": self.real_anchor, "sim_anchor": self.sim_anchor, "rate": self.rate}
+        )
+
+    @classmethod
+    def from_json(cls, raw: str | bytes) -> ClockAnchor:
+        """Parse the stored form."""
+        data = json.loads(raw)
+        return cls(float(data["real_anchor"]), float(data["sim_anchor"]), float(data["rate"]))
+
+
+class SimulatedClock:
+    """A scaled clock shared through Redis by every process of a demo or benchmark."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self._client = client
+        self._lock = threading.Lock()
+        self._anchor: ClockAnchor | None = None
+        self._read_at = 0.0
+
+    def start(self, start_at: datetime, rate: float) -> None:
+        """Set the clock to ``start_at`` now, running ``rate`` times faster than real time."""
+        if rate <= 0:
+            raise ValueError("clock rate must be positive")
+        self._write(ClockAnchor(time.time(), start_at.timestamp(), rate))
+
+    def advance_to(self, moment: datetime) -> None:
+        """Jump forward to ``moment`` (never backwards), keeping the rate."""
+        anchor = self._current()
+        real = time.time()
+        if moment.timestamp() > anchor.at(real):
+            self._write(ClockAnchor(real, moment.timestamp(), anchor.rate))
+
+    @property
+    def rate(self) -> float:
+        """How many simulated seconds pass per real second."""
+        return self._current().rate
+
+    def now(self) -> datetime:
+        """The simulated time, in UTC."""
+        return datetime.fromtimestamp(self._current().at(time.time()), UTC)
+
+    def _write(self, anchor: ClockAnchor) -> None:
+        self._client.set(CLOCK_KEY, anchor.to_json())
+        with self._lock:
+            self._anchor, self._read_at = anchor, time.monotonic()
+
+    def _current(self) -> ClockAnchor:
+        with self._lock:
+            if self._anchor is not None and time.monotonic() - self._read_at < REFRESH_INTERVAL_S:
+                return self._anchor
+        raw: bytes | None = self._client.get(CLOCK_KEY)  # type: ignore[assignment]
+        if raw is None:
+            raise RuntimeError("the simulated clock has not been started (no rmc:clock in Redis)")
+        anchor = ClockAnchor.from_json(raw)
+        with self._lock:
+            self._anchor, self._read_at = anchor, time.monotonic()
+        return anchor
+
+
+_simulated: SimulatedClock | None = None
+
+
+def use_simulated_clock(redis_url: str) -> SimulatedClock:
+    """Make ``now()`` read the shared simulated clock in this process; return the clock."""
+    global _source, _simulated  # noqa: PLW0603
+    _simulated = SimulatedClock(redis.Redis.from_url(redis_url))
+    _source = _simulated.now
+    return _simulated
+
+
+def simulated_clock() -> SimulatedClock | None:
+    """The simulated clock in use in this process, if any."""
+    return _simulated
+
+
+def use_real_clock() -> None:
+    """Back to real time (tests that switched to the simulated clock call this after)."""
+    global _source, _simulated  # noqa: PLW0603
+    _simulated = None
+    _source = lambda: datetime.now(UTC)  # noqa: E731
+
+
+def configure_clock(settings: Settings) -> None:
+    """Choose this process's clock from settings: real, or the demo's shared simulated clock."""
+    if settings.clock_mode == "simulated" and settings.redis_url:
+        use_simulated_clock(settings.redis_url)

@@ -47,6 +47,7 @@ class Settings:
     twilio_sms_from: str | None
     twilio_api_base_url: str | None
     twilio_allow_remote_api_base: bool
+    clock_mode: str = "real"
 
     @property
     def production(self) -> bool:
@@ -231,6 +232,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         problems.append(
             f"RMC_TIMEZONE must be an IANA time zone such as Europe/London, got {timezone!r}"
         )
+    clock_mode = env.get("RMC_CLOCK", "real").strip().lower() or "real"
+    if clock_mode not in ("real", "simulated"):
+        problems.append(f"RMC_CLOCK must be real or simulated, got {clock_mode!r}")
+    elif clock_mode == "simulated" and (production or not redis_url):
+        problems.append("RMC_CLOCK=simulated needs REDIS_URL and is refused in production")
     secret_key = _secret_key(env, var_dir, production, problems)
 
     if problems:
@@ -253,4 +259,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         twilio_sms_from=twilio.sms_from,
         twilio_api_base_url=twilio.api_base_url,
         twilio_allow_remote_api_base=twilio.allow_remote_api_base,
+        clock_mode=clock_mode,
     )

@@ -112,3 +112,14 @@ def test_no_secret_key_file_is_written_when_the_configuration_is_invalid(tmp_pat
     with pytest.raises(ConfigError):
         load_settings({"RMC_VAR_DIR": str(tmp_path), "PORT": "0"})
     assert not (tmp_path / "secret_key").exists()
+
+
+def test_the_simulated_clock_needs_redis_and_is_refused_in_production(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="RMC_CLOCK=simulated needs REDIS_URL"):
+        load_settings({"RMC_VAR_DIR": str(tmp_path), "RMC_CLOCK": "simulated"})
+    with pytest.raises(ConfigError, match="refused in production"):
+        load_settings(dict(GOOD_PRODUCTION, RMC_CLOCK="simulated"))
+    settings = load_settings(
+        {"RMC_VAR_DIR": str(tmp_path), "RMC_CLOCK": "simulated", "REDIS_URL": "redis://h:1/0"}
+    )
+    assert settings.clock_mode == "simulated"
