@@ -1,7 +1,8 @@
 """The command line: ``python -m rmc_outreach COMMAND``.
 
 Commands print no personal data. Exit codes: 0 success; ``import-referrals`` 1 when some rows were
-rejected and 2 when the file was rejected; 2 for bad arguments; 78 for invalid configuration.
+rejected, 2 when the file was rejected and 3 when the import failed (nothing written); 2 for bad
+arguments; 78 for invalid configuration.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 from rmc_outreach.config import ConfigError, Settings, load_settings
 
 EXIT_CONFIG_ERROR = 78
+EXIT_IMPORT_FAILED = 3
 
 
 def _settings() -> Settings:
@@ -72,9 +74,25 @@ def cmd_import_referrals(args: argparse.Namespace) -> int:
         }
         _print_import_report(empty, [f"File rejected: {message}"], args.json)
         return 2
-    report = import_worklist(
-        data, filename=path.name, settings=settings, actor_label=args.actor or "cli"
-    )
+    try:
+        report = import_worklist(
+            data, filename=path.name, settings=settings, actor_label=args.actor or "cli"
+        )
+    except Exception as error:
+        # Database errors can quote row values, so only the kind of error is shown.
+        message = (
+            f"the import failed and nothing was written ({type(error).__name__}); "
+            "see the import history and try again"
+        )
+        failed: dict[str, object] = {
+            "imported": 0,
+            "updated": 0,
+            "unchanged": 0,
+            "rejected": [],
+            "file_errors": [message],
+        }
+        _print_import_report(failed, [f"Import failed: {message}"], args.json)
+        return EXIT_IMPORT_FAILED
     _print_import_report(report.as_json(), report.summary_lines(), args.json)
     return report.exit_code
 

@@ -81,7 +81,7 @@ def make_engine(database_url: str) -> Engine:
             from pathlib import Path
 
             Path(database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(database_url, connect_args={"timeout": 30})
+        engine = create_engine(database_url, connect_args={"timeout": 30}, hide_parameters=True)
         event.listen(engine, "connect", _configure_sqlite)
         # pysqlite's own transaction handling defers BEGIN; take control so that a transaction
         # really begins when SQLAlchemy says so (needed for atomic claims across processes).
@@ -94,6 +94,8 @@ def make_engine(database_url: str) -> Engine:
         pool_size=5,
         max_overflow=5,
         connect_args={"connect_timeout": 5},
+        # Errors and logs never quote statement parameters: they can hold patient data.
+        hide_parameters=True,
     )
 
 
