@@ -200,7 +200,8 @@ def _commands(port: int, var_dir: Path) -> dict[str, list[str]]:
     python = sys.executable
     return {
         "web": [python, "-m", "gunicorn", "admin_ui.wsgi:app", "--bind", f"127.0.0.1:{port}",
-                "--workers", "2", "--access-logfile", "-", "--graceful-timeout", "5"],
+                "--workers", "2", "--access-logfile", "-", "--graceful-timeout", "5",
+                "--no-control-socket"],
         "worker": [python, "-m", "celery", "-A", "workers.celery_app", "worker",
                    "--loglevel", "WARNING", "--concurrency", "2"],
         "beat": [python, "-m", "celery", "-A", "workers.celery_app", "beat",
