@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from rmc_outreach.config import PROJECT_ROOT, Settings
 from rmc_outreach.db import session_scope
-from rmc_outreach.models import AuditEvent, User
+from rmc_outreach.models import AuditEvent, Referral, User
 
 
 def run_cli(settings: Settings, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
@@ -91,3 +92,59 @@ def test_invalid_configuration_exits_78_naming_the_setting(tmp_path: Path) -> No
     )
     assert result.returncode == 78
     assert "PORT must be a whole number" in result.stderr
+
+
+def _write(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
+def test_import_referrals_json_reports_counts_and_exits_0_when_every_row_is_accepted(
+    settings: Settings, tmp_path: Path
+) -> None:
+    from tests.intake.factories import worklist_csv, worklist_row
+
+    worklist = _write(tmp_path / "ok.csv", worklist_csv([worklist_row(1), worklist_row(2)]))
+    result = run_cli(settings, "import-referrals", str(worklist), "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert (report["imported"], report["updated"], report["unchanged"]) == (2, 0, 0)
+    assert report["rejected"] == []
+    assert report["file_errors"] == []
+    again = json.loads(run_cli(settings, "import-referrals", str(worklist), "--json").stdout)
+    assert (again["imported"], again["unchanged"]) == (0, 2)
+
+
+def test_import_referrals_exits_1_and_names_row_and_column_of_a_bad_row(
+    settings: Settings, tmp_path: Path
+) -> None:
+    from tests.intake.factories import worklist_csv, worklist_row
+
+    rows = [worklist_row(1), worklist_row(2, nhs_number="9990000019")]
+    worklist = _write(tmp_path / "some-bad.csv", worklist_csv(rows))
+    result = run_cli(settings, "import-referrals", str(worklist), "--json")
+    assert result.returncode == 1, result.stderr
+    report = json.loads(result.stdout)
+    assert report["imported"] == 1
+    assert [(r["row"], r["column"]) for r in report["rejected"]] == [(3, "nhs_number")]
+    assert "9990000019" not in result.stdout
+
+
+def test_import_referrals_exits_2_for_a_rejected_or_missing_file(
+    settings: Settings, tmp_path: Path
+) -> None:
+    empty = _write(tmp_path / "empty.csv", b"")
+    result = run_cli(settings, "import-referrals", str(empty), "--json")
+    assert result.returncode == 2
+    assert json.loads(result.stdout)["file_errors"]
+    missing = run_cli(settings, "import-referrals", str(tmp_path / "nope.csv"), "--json")
+    assert missing.returncode == 2
+    assert "cannot read" in json.loads(missing.stdout)["file_errors"][0]
+
+
+def test_seed_demo_imports_synthetic_referrals_with_no_rejections(settings: Settings) -> None:
+    result = run_cli(settings, "seed-demo", "--referrals", "40", "--seed", "3")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Imported 40 new" in result.stdout
+    with session_scope() as session:
+        assert session.scalar(select(func.count()).select_from(Referral)) == 40
