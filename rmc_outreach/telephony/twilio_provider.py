@@ -34,6 +34,8 @@ from rmc_outreach.telephony.errors import (
 )
 
 log = logging.getLogger(__name__)
+# The SDK logs request query strings at INFO, and a call listing's query holds a phone number.
+logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
 T = TypeVar("T")
 
 CALL_PROGRESS_EVENTS = ["initiated", "ringing", "answered", "completed"]
@@ -91,13 +93,15 @@ def _as_call(instance: Any) -> ProviderCall:
 class TwilioProvider:
     """Twilio REST API through the official SDK."""
 
-    def __init__(self, settings: Settings, *, max_attempts: int = 4) -> None:
+    def __init__(
+        self, settings: Settings, *, max_attempts: int = 4, http_timeout_s: float = HTTP_TIMEOUT_S
+    ) -> None:
         if not (settings.twilio_account_sid and settings.twilio_auth_token):
             raise ValueError("TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are needed for calls")
         http_client = (
-            LocalEndpointHttpClient(settings.twilio_api_base_url)
+            LocalEndpointHttpClient(settings.twilio_api_base_url, timeout=http_timeout_s)
             if settings.twilio_api_base_url
-            else TwilioHttpClient(timeout=HTTP_TIMEOUT_S)
+            else TwilioHttpClient(timeout=http_timeout_s)
         )
         self.client = Client(
             settings.twilio_account_sid, settings.twilio_auth_token, http_client=http_client
@@ -124,7 +128,7 @@ class TwilioProvider:
         retrying = Retrying(
             retry=retry_if_exception_type(RetryableProviderError),
             stop=stop_after_attempt(self._max_attempts),
-            wait=wait_exponential_jitter(initial=0.25, max=4),
+            wait=wait_exponential_jitter(multiplier=0.25, max=4),
             reraise=True,
             before_sleep=lambda state: log.warning(
                 "retrying %s after attempt %s", what, state.attempt_number
@@ -181,7 +185,9 @@ class TwilioProvider:
         """Calls to ``to`` created since ``started_after`` (for reconciling uncertain attempts)."""
 
         def listing() -> Any:
-            return self.client.calls.list(to=to, start_time_after=started_after, limit=20)
+            # The SDK formats StartTime> without converting zones: give it UTC.
+            after = started_after.astimezone(UTC)
+            return self.client.calls.list(to=to, start_time_after=after, limit=20)
 
         return [_as_call(call) for call in self._call_api(listing, creates=False, what="list")]
 
