@@ -9,7 +9,7 @@ from __future__ import annotations
 from flask import Flask, Response, request
 
 from admin_ui.context import SETTINGS_EXTENSION
-from rmc_outreach import db
+from rmc_outreach import clock, db
 from rmc_outreach.config import Settings, load_settings
 
 CONTENT_SECURITY_POLICY = (
@@ -21,6 +21,7 @@ STATIC_URL_PREFIX = "/static/"
 def create_app(settings: Settings | None = None) -> Flask:
     """Build the web app. Settings come from the environment unless given (tests give them)."""
     settings = settings or load_settings()
+    clock.configure_clock(settings)
     # Reuse the process's engine (tests install theirs first); only build one when there is none
     # yet, or the one there points elsewhere.
     if not db.is_configured_for(settings.database_url):
@@ -51,11 +52,18 @@ def register_blueprints(app: Flask) -> None:
     """
     from admin_ui.health import blueprint as health_blueprint
     from admin_ui.queue import blueprint as queue_blueprint
+    from admin_ui.webhooks import blueprint as webhooks_blueprint
+    from admin_ui.webhooks import install as install_webhooks
 
     # Open to all, always: load balancers and the demo command poll it. Shows no personal data.
     app.register_blueprint(health_blueprint)
     # Supervisor and above (once auth lands): masked referral data.
     app.register_blueprint(queue_blueprint)
+    # Twilio only: every request must carry a valid X-Twilio-Signature over the public URL
+    # (checked in the blueprint's before_request; 403 and nothing written otherwise). No session
+    # cookie, no user login: the signature is the access rule.
+    install_webhooks(app)
+    app.register_blueprint(webhooks_blueprint)
 
 
 def _security_headers(response: Response) -> Response:

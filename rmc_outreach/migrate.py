@@ -26,5 +26,4 @@ def upgrade_to_head(engine: Engine) -> None:
     config = alembic_config(engine)
     with engine.begin() as connection:
         config.attributes["connection"] = connection
-        # "heads": branches made in parallel are all applied until a merge revision joins them.
-        command.upgrade(config, "heads")
+        command.upgrade(config, "head")

@@ -8,13 +8,22 @@ cares about. Rows are flushed (they have ids) but not committed: the caller's tr
 from __future__ import annotations
 
 import itertools
+import uuid
 from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from rmc_outreach.clock import now
-from rmc_outreach.models import Patient, Priority, Referral, ReferralStatus
+from rmc_outreach.models import (
+    AttemptState,
+    Channel,
+    ContactAttempt,
+    Patient,
+    Priority,
+    Referral,
+    ReferralStatus,
+)
 
 _numbers = itertools.count(1)
 _nhs_candidates = itertools.count(999_000_000)
@@ -81,3 +90,22 @@ def create_referral(session: Session, patient: Patient | None = None, **override
     session.add(referral)
     session.flush()
     return referral
+
+
+def create_attempt(session: Session, referral: Referral, **overrides: Any) -> ContactAttempt:
+    """A pending call attempt for step 1 of the referral, to its patient's mobile, unless
+    overridden (pass ``state``, ``channel``, ``step``, ``provider_sid``... as needed)."""
+    values: dict[str, Any] = {
+        "id": uuid.uuid4(),
+        "referral_id": referral.id,
+        "channel": Channel.CALL,
+        "step": 1,
+        "state": AttemptState.PENDING,
+        "destination": referral.patient.mobile_phone or referral.patient.landline_phone,
+        "created_at": now(),
+    }
+    values.update(overrides)
+    attempt = ContactAttempt(**values)
+    session.add(attempt)
+    session.flush()
+    return attempt

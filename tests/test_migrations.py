@@ -47,3 +47,11 @@ def test_a_read_only_session_reads_while_a_writer_holds_its_transaction(database
         writer.flush()  # the writer now holds the write lock until it commits
         with session_scope(read_only=True) as reader:
             assert reader.scalar(select(func.count()).select_from(User)) == 0
+
+
+def test_the_migrations_have_exactly_one_head() -> None:
+    from alembic.script import ScriptDirectory
+
+    from rmc_outreach.migrate import alembic_config
+
+    assert len(ScriptDirectory.from_config(alembic_config()).get_heads()) == 1

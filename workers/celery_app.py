@@ -12,6 +12,7 @@ from typing import Any
 from celery import Celery
 from kombu import Queue  # type: ignore[attr-defined]
 
+from rmc_outreach import clock
 from rmc_outreach.config import ConfigError, Settings, load_settings
 from workers.queues import TASK_QUEUES, Queues, TaskNames
 
@@ -20,15 +21,33 @@ from workers.queues import TASK_QUEUES, Queues, TaskNames
 REDIS_URL_SETTING = "rmc_redis_url"
 
 HEARTBEAT_INTERVAL_SECONDS = 5.0
+DISPATCH_INTERVAL_SECONDS = 2.0
+SWEEP_INTERVAL_SECONDS = 30.0
+PRINT_BATCH_CHECK_INTERVAL_SECONDS = 60.0
+CLOCK_ADVANCE_INTERVAL_SECONDS = 2.0
+
+
+def _every(task: str, seconds: float) -> dict[str, Any]:
+    # A periodic task that waited in the queue past its next run is worthless: drop it rather
+    # than pile them up while no worker runs.
+    return {"task": task, "schedule": seconds, "options": {"expires": 2 * seconds}}
+
 
 BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
-    TaskNames.RECORD_HEARTBEAT: {
-        "task": TaskNames.RECORD_HEARTBEAT,
-        "schedule": HEARTBEAT_INTERVAL_SECONDS,
-        # A heartbeat that waited in the queue is worthless: drop it rather than pile them up
-        # while no worker runs.
-        "options": {"expires": 2 * HEARTBEAT_INTERVAL_SECONDS},
-    },
+    TaskNames.RECORD_HEARTBEAT: _every(TaskNames.RECORD_HEARTBEAT, HEARTBEAT_INTERVAL_SECONDS),
+    TaskNames.DISPATCH_DUE_REFERRALS: _every(
+        TaskNames.DISPATCH_DUE_REFERRALS, DISPATCH_INTERVAL_SECONDS
+    ),
+    TaskNames.SWEEP_STUCK_ATTEMPTS: _every(TaskNames.SWEEP_STUCK_ATTEMPTS, SWEEP_INTERVAL_SECONDS),
+    TaskNames.CUT_PRINT_BATCH: _every(
+        TaskNames.CUT_PRINT_BATCH, PRINT_BATCH_CHECK_INTERVAL_SECONDS
+    ),
+}
+# Only with RMC_CLOCK=simulated (demo, benchmarks): jump the shared clock over closed hours.
+SIMULATED_CLOCK_SCHEDULE: dict[str, dict[str, Any]] = {
+    TaskNames.ADVANCE_SIMULATED_CLOCK: _every(
+        TaskNames.ADVANCE_SIMULATED_CLOCK, CLOCK_ADVANCE_INTERVAL_SECONDS
+    ),
 }
 
 
@@ -40,6 +59,7 @@ def create_celery_app(settings: Settings | None = None, *, broker_url: str | Non
     meaning to fails at once. Raises ConfigError when there is no Redis URL.
     """
     settings = settings or load_settings()
+    clock.configure_clock(settings)
     transport_url = broker_url or settings.redis_url
     if transport_url is None:
         raise ConfigError(
@@ -69,7 +89,11 @@ def create_celery_app(settings: Settings | None = None, *, broker_url: str | Non
         task_routes={task: {"queue": queue} for task, queue in TASK_QUEUES.items()},
         timezone="UTC",
         enable_utc=True,
-        beat_schedule=BEAT_SCHEDULE,
+        beat_schedule=(
+            BEAT_SCHEDULE | SIMULATED_CLOCK_SCHEDULE
+            if settings.clock_mode == "simulated"
+            else BEAT_SCHEDULE
+        ),
         beat_scheduler="workers.beat:HeartbeatScheduler",
         beat_schedule_filename=str(settings.var_dir / "celerybeat-schedule"),
         **{REDIS_URL_SETTING: settings.redis_url},

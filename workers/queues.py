@@ -37,8 +37,24 @@ class TaskNames:
     while messages for it may still be queued."""
 
     RECORD_HEARTBEAT = "record-heartbeat"
+    DISPATCH_DUE_REFERRALS = "dispatch-due-referrals"
+    PLACE_CALL = "place-call"
+    SEND_SMS = "send-sms"
+    PREPARE_LETTER = "prepare-letter"
+    APPLY_PROVIDER_EVENT = "apply-provider-event"
+    SWEEP_STUCK_ATTEMPTS = "sweep-stuck-attempts"
+    CUT_PRINT_BATCH = "cut-print-batch"
+    ADVANCE_SIMULATED_CLOCK = "advance-simulated-clock"
 
 
 TASK_QUEUES: Mapping[str, str] = {
     TaskNames.RECORD_HEARTBEAT: Queues.PERIODIC,
+    TaskNames.DISPATCH_DUE_REFERRALS: Queues.PERIODIC,
+    TaskNames.PLACE_CALL: Queues.CALLS,
+    TaskNames.SEND_SMS: Queues.SMS,
+    TaskNames.PREPARE_LETTER: Queues.LETTERS,
+    TaskNames.APPLY_PROVIDER_EVENT: Queues.PROVIDER_EVENTS,
+    TaskNames.SWEEP_STUCK_ATTEMPTS: Queues.PERIODIC,
+    TaskNames.CUT_PRINT_BATCH: Queues.LETTERS,
+    TaskNames.ADVANCE_SIMULATED_CLOCK: Queues.PERIODIC,
 }

@@ -3,6 +3,7 @@
 from rmc_outreach.models.attempts import ContactAttempt, ProviderEvent
 from rmc_outreach.models.audit import AuditEvent, ReferralImport
 from rmc_outreach.models.handlers import CallbackRequest, Handler, HandlerSession, Handoff
+from rmc_outreach.models.letters import Letter, LetterStatus, PrintBatch
 from rmc_outreach.models.patients import Patient
 from rmc_outreach.models.referrals import Referral
 from rmc_outreach.models.states import (
@@ -31,7 +32,10 @@ __all__ = [
     "HandlerState",
     "Handoff",
     "ImportStatus",
+    "Letter",
+    "LetterStatus",
     "Patient",
+    "PrintBatch",
     "Priority",
     "ProviderEvent",
     "Referral",

@@ -51,6 +51,11 @@ class ContactAttempt(Base):
     ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     ring_seconds: Mapped[int | None] = mapped_column(Integer)
     duration_seconds: Mapped[int | None] = mapped_column(Integer)
+    # Facts from the provider, each recorded once (see ``rmc_outreach.attempts.annotate``).
+    template: Mapped[str | None] = mapped_column(String(40))
+    provider_status: Mapped[str | None] = mapped_column(String(20))
+    keypad_choice: Mapped[str | None] = mapped_column(String(4))
+    voicemail_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class ProviderEvent(Base):

@@ -27,7 +27,8 @@ class Patient(Base):
     family_name: Mapped[str] = mapped_column(String(100))
     date_of_birth: Mapped[date] = mapped_column(Date)
 
-    mobile_phone: Mapped[str | None] = mapped_column(String(16))
+    # Indexed: inbound SMS are matched to patients by their mobile number.
+    mobile_phone: Mapped[str | None] = mapped_column(String(16), index=True)
     landline_phone: Mapped[str | None] = mapped_column(String(16))
     carer_phone: Mapped[str | None] = mapped_column(String(16))
 

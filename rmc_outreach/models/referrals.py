@@ -43,6 +43,11 @@ class Referral(Base):
     journey_step: Mapped[int] = mapped_column(Integer, default=0)
     reached_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     reached_by: Mapped[Channel | None] = mapped_column(enum_column_type(Channel, "reached_channel"))
+    # The planned next step's channel (shown on the queue; dispatch re-plans before acting),
+    # when the last step ended, and why the journey ended without reaching the patient.
+    next_channel: Mapped[Channel | None] = mapped_column(enum_column_type(Channel, "next_channel"))
+    last_contact_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    journey_end_reason: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now, onupdate=now)
     last_import_id: Mapped[int | None] = mapped_column(ForeignKey("referral_import.id"))

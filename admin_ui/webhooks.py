@@ -1,0 +1,220 @@
+"""Twilio webhooks and TwiML: verify, store once, answer fast, apply in a task.
+
+Every request must carry a valid ``X-Twilio-Signature`` computed over the *public* URL
+(``PUBLIC_BASE_URL`` + path + query: never the Host the client sent); anything else gets 403 and
+nothing is written. Each callback is stored once under a unique key (a replay stores nothing and
+enqueues nothing); ``apply-provider-event`` is enqueued with the event id after the transaction
+commits. Voice requests answer TwiML at once; status callbacks answer 204.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from flask import Blueprint, Flask, Response, abort, current_app, request
+from sqlalchemy import select
+from twilio.request_validator import RequestValidator
+from twilio.twiml.messaging_response import MessagingResponse
+
+from admin_ui.context import current_settings
+from rmc_outreach import inbound_sms
+from rmc_outreach.call_events import NOT_NEEDED, SPEAK_TO_TEAM, TEXT_ME, may_text
+from rmc_outreach.db import session_scope
+from rmc_outreach.engine_config import EngineConfig, engine_config
+from rmc_outreach.events import EventKind, amd_key, call_status_key, record_event
+from rmc_outreach.models import ContactAttempt, Patient, Referral
+from rmc_outreach.telephony import hold, twiml
+
+log = logging.getLogger(__name__)
+
+blueprint = Blueprint("twilio_webhooks", __name__, url_prefix="/twilio")
+
+ENQUEUE_EXTENSION = "rmc_outreach.enqueue"
+ENGINE_CONFIG_EXTENSION = "rmc_outreach.engine_config"
+APPLY_PROVIDER_EVENT = "apply-provider-event"  # workers.queues.TaskNames.APPLY_PROVIDER_EVENT
+TWIML_MIMETYPE = "application/xml"
+
+Enqueue = Callable[[str, list[Any]], None]
+
+
+def celery_enqueue(task_name: str, args: list[Any]) -> None:
+    """Publish a task by name on the worker's Celery app (routed to its queue by name)."""
+    from workers.celery_app import app as celery_app
+
+    celery_app.send_task(task_name, args=args)
+
+
+def install(app: Flask) -> None:
+    """Give the app what the webhooks need: the engine config and how tasks are enqueued."""
+    settings = app.extensions["rmc_outreach.settings"]
+    app.extensions.setdefault(ENGINE_CONFIG_EXTENSION, engine_config(settings))
+    app.extensions.setdefault(ENQUEUE_EXTENSION, celery_enqueue)
+
+
+def _config() -> EngineConfig:
+    config: EngineConfig = current_app.extensions[ENGINE_CONFIG_EXTENSION]
+    return config
+
+
+def _enqueue(task_name: str, *args: Any) -> None:
+    enqueue: Enqueue = current_app.extensions[ENQUEUE_EXTENSION]
+    try:
+        enqueue(task_name, list(args))
+    except Exception:  # the sweeper applies stored events whose enqueue was lost
+        log.exception("could not enqueue %s; the sweeper will pick it up", task_name)
+
+
+def public_url() -> str:
+    """The URL Twilio signed: our public base URL, the path and the query string."""
+    url = current_settings().public_base_url.rstrip("/") + request.path
+    query = request.query_string.decode("utf-8")
+    return f"{url}?{query}" if query else url
+
+
+@blueprint.before_request
+def verify_twilio_signature() -> None:
+    """403 unless the request is signed by Twilio with our auth token over the public URL."""
+    token = current_settings().twilio_auth_token
+    signature = request.headers.get("X-Twilio-Signature", "")
+    if not token or not signature:
+        abort(403)
+    if not RequestValidator(token).validate(public_url(), request.form, signature):
+        log.warning("webhook with a bad signature refused: %s", request.path)
+        abort(403)
+
+
+def _twiml(document: str) -> Response:
+    return Response(document, mimetype=TWIML_MIMETYPE)
+
+
+def _store(
+    kind: str, key: str, attempt_id: uuid.UUID | None, sid: str | None
+) -> tuple[int | None, bool]:
+    """Store the callback once; returns (event id or None on replay, whether the attempt exists)."""
+    with session_scope() as session:
+        if attempt_id is not None and session.get(ContactAttempt, attempt_id) is None:
+            log.warning("callback for unknown attempt %s ignored", attempt_id)
+            return None, False
+        event_id = record_event(
+            session,
+            event_key=key,
+            kind=kind,
+            payload=request.form.to_dict(flat=True),
+            attempt_id=attempt_id,
+            provider_sid=sid,
+        )
+    if event_id is not None:
+        _enqueue(APPLY_PROVIDER_EVENT, event_id)
+    return event_id, True
+
+
+def _call_sid() -> str:
+    return request.form.get("CallSid", "")
+
+
+@blueprint.post("/voice/<uuid:attempt_id>/answer")
+def call_answered(attempt_id: uuid.UUID) -> Response:
+    """The call was answered: who is calling, why, and the keypad options."""
+    _, known = _store(EventKind.CALL_ANSWER, f"answer:{_call_sid()}", attempt_id, _call_sid())
+    if not known:
+        return _twiml(twiml.hang_up())
+    config = _config()
+    return _twiml(twiml.greeting(attempt_id, config.public_context, config.urls))
+
+
+@blueprint.post("/voice/<uuid:attempt_id>/status")
+def call_status(attempt_id: uuid.UUID) -> tuple[str, int]:
+    """Call progress: initiated, ringing, in-progress, completed (or busy, no-answer...)."""
+    form = request.form
+    key = call_status_key(_call_sid(), form.get("CallStatus", ""), form.get("SequenceNumber", ""))
+    _store(EventKind.CALL_STATUS, key, attempt_id, _call_sid())
+    return "", 204
+
+
+@blueprint.post("/voice/<uuid:attempt_id>/amd")
+def call_amd(attempt_id: uuid.UUID) -> tuple[str, int]:
+    """Asynchronous answering-machine detection result; a task leaves the voicemail."""
+    _store(EventKind.CALL_AMD, amd_key(_call_sid()), attempt_id, _call_sid())
+    return "", 204
+
+
+def _patient_may_get_sms(attempt_id: uuid.UUID) -> bool:
+    with session_scope(read_only=True) as session:
+        patient = session.scalars(
+            select(Patient)
+            .join(Referral, Referral.patient_id == Patient.id)
+            .join(ContactAttempt, ContactAttempt.referral_id == Referral.id)
+            .where(ContactAttempt.id == attempt_id)
+        ).first()
+        return patient is not None and may_text(patient)
+
+
+@blueprint.post("/voice/<uuid:attempt_id>/choice")
+def call_choice(attempt_id: uuid.UUID) -> Response:
+    """The keypad choice (Gather action): 1 team, 2 text me, 3 not needed, else options again."""
+    try:
+        round_number = max(1, int(request.args.get("round", "1")))
+    except ValueError:
+        round_number = 1
+    digit = request.form.get("Digits", "").strip()
+    key = f"choice:{_call_sid()}:{round_number}"
+    _, known = _store(EventKind.CALL_CHOICE, key, attempt_id, _call_sid())
+    if not known:
+        return _twiml(twiml.hang_up())
+    config = _config()
+    context, urls = config.public_context, config.urls
+    if digit == SPEAK_TO_TEAM:
+        return _twiml(twiml.to_booking_team(attempt_id, context, urls))
+    if digit == TEXT_ME:
+        template = "sms_requested" if _patient_may_get_sms(attempt_id) else "call_us_to_book"
+        return _twiml(twiml.say_then_hang_up(template, context))
+    if digit == NOT_NEEDED:
+        return _twiml(twiml.say_then_hang_up("declined", context))
+    return _twiml(twiml.repeat_options(attempt_id, context, urls, round_number + 1))
+
+
+@blueprint.post("/voice/<uuid:attempt_id>/wait")
+def call_wait(attempt_id: uuid.UUID) -> Response:
+    """Hold while waiting for a handler; after the configured wait, leave the queue (the caller
+    then hears the no-handler message and a callback request is made)."""
+    config = _config()
+    try:
+        waited_s = int(request.form.get("QueueTime", "0"))
+    except ValueError:
+        waited_s = 0
+    remaining_s = int(config.hold_wait.total_seconds()) - waited_s
+    if remaining_s > 0:
+        return _twiml(hold.hold(config.public_context, min(config.hold_pause_s, remaining_s)))
+    key = f"queue-leave:{_call_sid()}"
+    _store(EventKind.CALL_QUEUE_LEAVE, key, attempt_id, _call_sid())
+    return _twiml(hold.leave_queue())
+
+
+@blueprint.post("/sms/<uuid:attempt_id>/status")
+def sms_status(attempt_id: uuid.UUID) -> tuple[str, int]:
+    """SMS delivery report."""
+    form = request.form
+    message_sid = form.get("MessageSid", "") or form.get("SmsSid", "")
+    status = form.get("MessageStatus", "") or form.get("SmsStatus", "")
+    key = f"sms-status:{message_sid}:{status}"
+    _store(EventKind.SMS_STATUS, key, attempt_id, message_sid or None)
+    return "", 204
+
+
+@blueprint.post("/sms/inbound")
+def sms_inbound() -> Response:
+    """A text from a patient. STOP is recorded before this returns; a reply asking for a call
+    is applied by a task. Answered with TwiML (a reply text, or nothing for a replay)."""
+    with session_scope() as session:
+        result = inbound_sms.receive(
+            session, request.form.to_dict(flat=True), _config().public_context
+        )
+    if result.needs_task and result.event_id is not None:
+        _enqueue(APPLY_PROVIDER_EVENT, result.event_id)
+    response = MessagingResponse()
+    if result.reply:
+        response.message(result.reply)
+    return _twiml(str(response))

@@ -1,0 +1,312 @@
+"""The only code that changes a contact attempt's state.
+
+Every change is a conditional ``UPDATE ... WHERE state IN (...)``: it only moves forward, and the
+caller learns from the row count whether it won. ``final`` absorbs: a late or duplicate event that
+would finish an attempt again is a logged no-op. The state diagram is in ``models.states``::
+
+    pending ──> claimed ──> sent ──> final
+       ^           │──────> uncertain ──> sent | final
+       └───────────┘  (released by the sweeper only when the provider has no record of it)
+
+Facts reported by the provider (answered_by, keypad choice, durations...) are recorded with
+``annotate``: each fact is set once and never overwritten, whatever the attempt's state.
+
+Whenever an attempt becomes final (and, for SMS and letters, as soon as it is sent) the journey
+moves on: ``progress.after_attempt_done`` plans the referral's next step in the same transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from rmc_outreach.clock import now
+from rmc_outreach.models import AttemptOutcome, AttemptState, Channel, ContactAttempt, Referral
+
+log = logging.getLogger(__name__)
+
+IN_FLIGHT_STATES = (AttemptState.CLAIMED, AttemptState.SENT, AttemptState.UNCERTAIN)
+NOT_FINAL_STATES = (AttemptState.PENDING, *IN_FLIGHT_STATES)
+
+# Facts ``annotate`` may record; each is written once (while still empty) and never changed.
+ANNOTATABLE_FACTS = frozenset(
+    {
+        "answered_by",
+        "answered_at",
+        "started_at",
+        "ended_at",
+        "ring_seconds",
+        "duration_seconds",
+        "provider_status",
+        "keypad_choice",
+        "voicemail_at",
+        "provider_sid",
+        "error_reason",
+    }
+)
+
+
+def _rowcount(result: Any) -> int:
+    return cast(CursorResult[Any], result).rowcount
+
+
+def get(session: Session, attempt_id: uuid.UUID, *, for_update: bool = False) -> ContactAttempt:
+    """Load an attempt, fresh from the database (locked on PostgreSQL when ``for_update``)."""
+    query = select(ContactAttempt).where(ContactAttempt.id == attempt_id)
+    if for_update:
+        query = query.with_for_update()
+    attempt = session.scalars(query.execution_options(populate_existing=True)).one_or_none()
+    if attempt is None:
+        raise LookupError(f"no contact attempt {attempt_id}")
+    return attempt
+
+
+def lock_referral_of(session: Session, attempt_id: uuid.UUID) -> int | None:
+    """Lock the attempt's referral (PostgreSQL; SQLite serialises writers anyway) and return its
+    id. Every transaction that changes attempts takes this lock *first*, so two transactions
+    never lock a referral and its attempts in opposite orders (no deadlocks)."""
+    referral_id: int | None = session.scalar(
+        select(Referral.id)
+        .join(ContactAttempt, ContactAttempt.referral_id == Referral.id)
+        .where(ContactAttempt.id == attempt_id)
+        .with_for_update(of=Referral)
+    )
+    return referral_id
+
+
+def create(
+    session: Session,
+    *,
+    referral_id: int,
+    step: int,
+    channel: Channel,
+    destination: str | None = None,
+    template: str | None = None,
+) -> uuid.UUID | None:
+    """Add a pending attempt with an id made here, before anything is queued.
+
+    Returns None (and writes nothing) when the referral already has an attempt for this step and
+    channel: the unique constraint is the last defence against contacting a patient twice.
+    """
+    attempt = build(
+        referral_id=referral_id,
+        step=step,
+        channel=channel,
+        destination=destination,
+        template=template,
+    )
+    try:
+        with session.begin_nested():
+            session.add(attempt)
+    except IntegrityError:
+        log.warning("referral %s already has a %s attempt for step %s", referral_id, channel, step)
+        return None
+    return attempt.id
+
+
+def build(
+    *,
+    referral_id: int,
+    step: int,
+    channel: Channel,
+    destination: str | None = None,
+    template: str | None = None,
+) -> ContactAttempt:
+    """A new pending attempt (not yet added to a session), its id made here before queueing.
+
+    For callers that add many at once under the referral's lock (dispatch) and have checked
+    the step is free; everyone else uses ``create``.
+    """
+    return ContactAttempt(
+        id=uuid.uuid4(),
+        referral_id=referral_id,
+        step=step,
+        channel=channel,
+        state=AttemptState.PENDING,
+        destination=destination,
+        template=template,
+        created_at=now(),
+    )
+
+
+def claim(session: Session, attempt_id: uuid.UUID) -> bool:
+    """pending -> claimed. True only for the one worker that won the attempt."""
+    result = session.execute(
+        update(ContactAttempt)
+        .where(ContactAttempt.id == attempt_id, ContactAttempt.state == AttemptState.PENDING)
+        .values(state=AttemptState.CLAIMED, claimed_at=now())
+    )
+    won = _rowcount(result) == 1
+    if not won:
+        log.info("attempt %s was not pending: claim lost", attempt_id)
+    return won
+
+
+def release(session: Session, attempt_id: uuid.UUID) -> bool:
+    """claimed/uncertain -> pending, only when no provider id was ever recorded.
+
+    The sweeper releases an attempt only after the provider confirmed it holds no call for it.
+    """
+    result = session.execute(
+        update(ContactAttempt)
+        .where(
+            ContactAttempt.id == attempt_id,
+            ContactAttempt.state.in_((AttemptState.CLAIMED, AttemptState.UNCERTAIN)),
+            ContactAttempt.provider_sid.is_(None),
+        )
+        .values(state=AttemptState.PENDING, claimed_at=None)
+    )
+    released = _rowcount(result) == 1
+    if released:
+        log.info("attempt %s released back to pending", attempt_id)
+    return released
+
+
+def mark_sent(
+    session: Session,
+    attempt_id: uuid.UUID,
+    provider_sid: str | None,
+    *,
+    started_at: datetime | None = None,
+) -> bool:
+    """claimed/uncertain -> sent, recording the provider's id.
+
+    When the attempt already moved on (a status callback raced ahead and finished it) the state is
+    left alone and only the provider id is adopted, if none was recorded.
+    """
+    values: dict[str, Any] = {"state": AttemptState.SENT, "started_at": started_at or now()}
+    if provider_sid is not None:
+        values["provider_sid"] = provider_sid
+    result = session.execute(
+        update(ContactAttempt)
+        .where(
+            ContactAttempt.id == attempt_id,
+            ContactAttempt.state.in_((AttemptState.CLAIMED, AttemptState.UNCERTAIN)),
+        )
+        .values(**values)
+    )
+    if _rowcount(result) == 1:
+        attempt = get(session, attempt_id)
+        if attempt.channel is not Channel.CALL:
+            _after_done(session, attempt)
+        return True
+    if provider_sid is not None:
+        annotate(session, attempt_id, provider_sid=provider_sid)
+    log.info("attempt %s was not claimed or uncertain: sent not recorded", attempt_id)
+    return False
+
+
+def mark_uncertain(session: Session, attempt_id: uuid.UUID, reason: str) -> bool:
+    """claimed -> uncertain: the provider may or may not have acted; the sweeper reconciles."""
+    result = session.execute(
+        update(ContactAttempt)
+        .where(ContactAttempt.id == attempt_id, ContactAttempt.state == AttemptState.CLAIMED)
+        .values(state=AttemptState.UNCERTAIN, error_reason=reason)
+    )
+    return _rowcount(result) == 1
+
+
+def finish(
+    session: Session,
+    attempt_id: uuid.UUID,
+    outcome: AttemptOutcome,
+    *,
+    error_reason: str | None = None,
+    ended_at: datetime | None = None,
+) -> bool:
+    """Any state but final -> final with ``outcome``; then the journey moves on.
+
+    Returns False, changing nothing, when the attempt was already final (late or duplicate event).
+    """
+    values: dict[str, Any] = {"state": AttemptState.FINAL, "outcome": outcome}
+    if error_reason is not None:
+        values["error_reason"] = error_reason
+    result = session.execute(
+        update(ContactAttempt)
+        .where(ContactAttempt.id == attempt_id, ContactAttempt.state != AttemptState.FINAL)
+        .values(**values)
+    )
+    if _rowcount(result) != 1:
+        log.info("attempt %s already final: %s ignored", attempt_id, outcome)
+        return False
+    annotate(session, attempt_id, ended_at=ended_at or now())
+    _after_done(session, get(session, attempt_id))
+    return True
+
+
+def raise_outcome(
+    session: Session, attempt_id: uuid.UUID, current: AttemptOutcome, better: AttemptOutcome
+) -> bool:
+    """Replace a final attempt's outcome by a stronger one derived from a late fact.
+
+    Only ``events`` calls this, and only upwards along its fixed precedence, so every arrival
+    order of a call's callbacks ends on the same outcome. The state stays final.
+    """
+    result = session.execute(
+        update(ContactAttempt)
+        .where(
+            ContactAttempt.id == attempt_id,
+            ContactAttempt.state == AttemptState.FINAL,
+            ContactAttempt.outcome == current,
+        )
+        .values(outcome=better)
+    )
+    return _rowcount(result) == 1
+
+
+def annotate(session: Session, attempt_id: uuid.UUID, **facts: Any) -> frozenset[str]:
+    """Record provider facts that are still empty; returns the names of the facts newly set.
+
+    A fact already recorded is never overwritten, so replays and late duplicates change nothing.
+    """
+    unknown = set(facts) - ANNOTATABLE_FACTS
+    if unknown:
+        raise ValueError(f"not an attempt fact: {sorted(unknown)}")
+    newly_set = []
+    for name, value in facts.items():
+        if value is None:
+            continue
+        column = getattr(ContactAttempt, name)
+        result = session.execute(
+            update(ContactAttempt)
+            .where(ContactAttempt.id == attempt_id, column.is_(None))
+            .values({name: value})
+        )
+        if _rowcount(result) == 1:
+            newly_set.append(name)
+    return frozenset(newly_set)
+
+
+def cancel_pending(
+    session: Session, attempt_ids: Iterable[uuid.UUID], reason: str
+) -> list[uuid.UUID]:
+    """Finish still-pending attempts as cancelled (nothing was sent); returns those cancelled."""
+    cancelled = []
+    for attempt_id in attempt_ids:
+        result = session.execute(
+            update(ContactAttempt)
+            .where(ContactAttempt.id == attempt_id, ContactAttempt.state == AttemptState.PENDING)
+            .values(
+                state=AttemptState.FINAL,
+                outcome=AttemptOutcome.CANCELED,
+                error_reason=reason,
+                ended_at=now(),
+            )
+        )
+        if _rowcount(result) == 1:
+            cancelled.append(attempt_id)
+    return cancelled
+
+
+def _after_done(session: Session, attempt: ContactAttempt) -> None:
+    # Imported here: progress uses this module to cancel attempts when a patient is reached.
+    from rmc_outreach.progress import after_attempt_done
+
+    after_attempt_done(session, attempt)

@@ -1,0 +1,100 @@
+"""The contact engine's knobs, built once per process from settings.
+
+Defaults suit one centre; each can be overridden from the environment (names below). Pacing
+(issue 4) will replace ``max_calls_in_flight`` with a real answer to "how many calls may start now".
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import time, timedelta
+
+from rmc_outreach.calendar import CallingWindow
+from rmc_outreach.clock import simulated_clock
+from rmc_outreach.config import Settings
+from rmc_outreach.journey import JourneyPolicy
+from rmc_outreach.messages import PublicContext, default_public_context
+from rmc_outreach.phones import format_national
+from rmc_outreach.telephony.urls import WebhookUrls
+
+# The caller id used when none is configured outside production: an Ofcom drama-range number.
+FICTIONAL_CALLER_ID = "+441632960000"
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """Everything dispatch, the workers, the webhooks and the sweeper need to agree on."""
+
+    window: CallingWindow
+    urls: WebhookUrls
+    caller_id: str
+    sms_sender: str
+    public_context: PublicContext
+    production: bool = False
+    policy: JourneyPolicy = field(default_factory=JourneyPolicy)
+    dispatch_batch_size: int = 100  # RMC_DISPATCH_BATCH_SIZE
+    admit_batch_size: int = 500  # RMC_ADMIT_BATCH_SIZE
+    max_calls_in_flight: int = 20  # RMC_MAX_CALLS_IN_FLIGHT (seam for issue 4's pacing)
+    ring_timeout_s: int = 25  # Ofcom: let unanswered calls ring at least 15 s
+    hold_wait: timedelta = timedelta(seconds=60)  # RMC_HOLD_WAIT_SECONDS
+    hold_pause_s: int = 15
+    # The sweeper: how long before a claimed or uncertain attempt is looked up at the provider,
+    # a pending attempt is re-queued, a stored event is applied again. These measure how long a
+    # worker or a queue may take, so they are *real* durations: ``in_clock_time`` scales them
+    # when the demo's simulated clock runs faster than real time.
+    stuck_claimed_after: timedelta = timedelta(minutes=2)
+    stale_pending_after: timedelta = timedelta(minutes=2)
+    unapplied_event_after: timedelta = timedelta(minutes=1)
+    # No attempt is claimed this close to the window's end (real time, scaled likewise): the
+    # provider must receive the call or text while the window is still open.
+    window_guard: timedelta = timedelta(seconds=5)
+    # A sent call with no final status after this long (call time) is fetched from the provider.
+    stale_sent_call_after: timedelta = timedelta(minutes=15)
+    sweep_batch_size: int = 50
+    retry_after_provider_outage: timedelta = timedelta(minutes=5)
+    print_cut_time: time = time(16, 0)  # RMC_PRINT_CUT_TIME (HH:MM, local)
+
+
+def in_clock_time(real: timedelta) -> timedelta:
+    """A real duration in the time ``clock.now()`` keeps: longer when the demo's simulated clock
+    runs faster than real time, unchanged otherwise."""
+    simulated = simulated_clock()
+    return real * simulated.rate if simulated is not None else real
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    value = int(raw)
+    if value <= 0:
+        raise ValueError(f"{name} must be positive, got {value}")
+    return value
+
+
+def engine_config(settings: Settings, env: Mapping[str, str] | None = None) -> EngineConfig:
+    """The engine configuration for these settings (and optional environment overrides)."""
+    env = os.environ if env is None else env
+    caller_id = settings.twilio_caller_id
+    if caller_id is None:
+        if settings.production:
+            raise ValueError("TWILIO_CALLER_ID is required in production")
+        caller_id = FICTIONAL_CALLER_ID
+    cut = env.get("RMC_PRINT_CUT_TIME", "").strip()
+    return EngineConfig(
+        window=CallingWindow(timezone=settings.timezone),
+        urls=WebhookUrls(settings.public_base_url),
+        caller_id=caller_id,
+        sms_sender=settings.twilio_sms_from or caller_id,
+        # The number patients call back is the one we call from: Ofcom asks for a returnable
+        # caller id with a person behind it.
+        public_context=default_public_context(format_national(caller_id)),
+        production=settings.production,
+        dispatch_batch_size=_int(env, "RMC_DISPATCH_BATCH_SIZE", 100),
+        admit_batch_size=_int(env, "RMC_ADMIT_BATCH_SIZE", 500),
+        max_calls_in_flight=_int(env, "RMC_MAX_CALLS_IN_FLIGHT", 20),
+        hold_wait=timedelta(seconds=_int(env, "RMC_HOLD_WAIT_SECONDS", 60)),
+        print_cut_time=time.fromisoformat(cut) if cut else time(16, 0),
+    )

@@ -1,0 +1,311 @@
+"""Twilio webhooks: signed, stored once, answered at once, applied by a task."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+from sqlalchemy import func, select
+from twilio.request_validator import RequestValidator
+
+from rmc_outreach import attempts
+from rmc_outreach.clock import frozen_at
+from rmc_outreach.db import session_scope
+from rmc_outreach.models import (
+    AttemptOutcome,
+    AttemptState,
+    CallbackRequest,
+    Channel,
+    ContactAttempt,
+    Handoff,
+    Patient,
+    ProviderEvent,
+    Referral,
+    ReferralStatus,
+)
+from tests.admin_ui.webhook_support import (  # noqa: F401 (the webhooks fixture)
+    PUBLIC_BASE_URL,
+    Webhooks,
+    call_params,
+    new_call_sid,
+    webhooks_fixture,
+)
+from tests.engine.support import WEDNESDAY_10AM
+from tests.factories import create_attempt, create_patient, create_referral
+
+
+def sent_call(**patient_fields: object) -> tuple[uuid.UUID, str]:
+    """A call attempt under way (sent, with its sid) for a referral in outreach."""
+    call_sid = new_call_sid()
+    with session_scope() as session:
+        patient = create_patient(session, **patient_fields)
+        referral = create_referral(
+            session, patient=patient, status=ReferralStatus.IN_OUTREACH, journey_step=1
+        )
+        attempt = create_attempt(session, referral, state=AttemptState.SENT, provider_sid=call_sid)
+        return attempt.id, call_sid
+
+
+def stored_events() -> int:
+    with session_scope(read_only=True) as session:
+        return session.scalar(select(func.count()).select_from(ProviderEvent)) or 0
+
+
+def load_attempt(attempt_id: uuid.UUID) -> ContactAttempt:
+    with session_scope(read_only=True) as session:
+        return attempts.get(session, attempt_id)
+
+
+def referral_of(attempt_id: uuid.UUID) -> Referral:
+    with session_scope(read_only=True) as session:
+        attempt = attempts.get(session, attempt_id)
+        return session.get_one(Referral, attempt.referral_id)
+
+
+def test_the_signature_matches_twilios_published_test_vector() -> None:
+    params = {
+        "CallSid": "CA1234567890ABCDE",
+        "Caller": "+14158675309",
+        "Digits": "1234",
+        "From": "+14158675309",
+        "To": "+18005551212",
+    }
+    url = "https://mycompany.com/myapp.php?foo=1&bar=2"
+
+    signature = RequestValidator("12345").compute_signature(url, params)
+
+    assert signature == "RSOYDt4T1cUTdK1PDd93/VVr8B8="
+    assert RequestValidator("12345").validate(url, params, signature)
+    assert not RequestValidator("54321").validate(url, params, signature)
+
+
+def test_a_forged_signature_gets_403_and_nothing_is_written(webhooks: Webhooks) -> None:
+    attempt_id, call_sid = sent_call()
+    path = f"/twilio/voice/{attempt_id}/status"
+    params = call_params(call_sid, CallStatus="completed", SequenceNumber="3")
+
+    forged = webhooks.client.post(path, data=params, headers={"X-Twilio-Signature": "Zm9yZ2Vk"})
+    unsigned = webhooks.client.post(path, data=params)
+    wrong_token = webhooks.client.post(
+        path,
+        data=params,
+        headers={
+            "X-Twilio-Signature": RequestValidator("not-our-token").compute_signature(
+                PUBLIC_BASE_URL + path, params
+            )
+        },
+    )
+
+    assert [forged.status_code, unsigned.status_code, wrong_token.status_code] == [403] * 3
+    assert stored_events() == 0
+    assert webhooks.enqueued == []
+    assert load_attempt(attempt_id).state is AttemptState.SENT
+
+
+def test_a_signature_over_the_host_the_client_sent_is_refused(webhooks: Webhooks) -> None:
+    attempt_id, call_sid = sent_call()
+    path = f"/twilio/voice/{attempt_id}/status"
+    params = call_params(call_sid, CallStatus="ringing", SequenceNumber="1")
+
+    response = webhooks.post(path, params, signed_url="http://localhost" + path)
+
+    assert response.status_code == 403
+    assert stored_events() == 0
+
+
+def test_a_forged_stop_opts_nobody_out(webhooks: Webhooks) -> None:
+    with session_scope() as session:
+        mobile = create_patient(session).mobile_phone
+    params = {"MessageSid": "SM" + "a" * 32, "From": mobile or "", "Body": "STOP"}
+
+    response = webhooks.client.post(
+        "/twilio/sms/inbound", data=params, headers={"X-Twilio-Signature": "Zm9yZ2Vk"}
+    )
+
+    assert response.status_code == 403
+    assert stored_events() == 0
+    with session_scope(read_only=True) as session:
+        assert session.scalars(select(Patient.sms_opted_out_at)).one() is None
+
+
+def test_a_replayed_callback_is_stored_and_applied_once(webhooks: Webhooks) -> None:
+    attempt_id, call_sid = sent_call()
+    path = f"/twilio/voice/{attempt_id}/status"
+    params = call_params(call_sid, CallStatus="busy", SequenceNumber="2")
+
+    responses = [webhooks.post(path, params) for _ in range(3)]
+    ran = webhooks.run_enqueued()
+
+    assert [response.status_code for response in responses] == [204] * 3
+    assert stored_events() == 1
+    assert ran == 1
+    attempt = load_attempt(attempt_id)
+    assert (attempt.state, attempt.outcome) == (AttemptState.FINAL, AttemptOutcome.BUSY)
+
+
+def test_answering_plays_the_greeting_and_options_in_en_gb_with_the_attempt_in_the_action(
+    webhooks: Webhooks,
+) -> None:
+    attempt_id, call_sid = sent_call()
+
+    response = webhooks.post(f"/twilio/voice/{attempt_id}/answer", call_params(call_sid))
+
+    body = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert response.mimetype == "application/xml"
+    assert 'language="en-GB"' in body
+    assert "<Gather" in body and f"/twilio/voice/{attempt_id}/choice?round=1" in body
+    assert "press 1" in body
+
+
+def test_pressing_1_queues_for_the_team_and_an_unanswered_wait_ends_in_a_callback(
+    webhooks: Webhooks,
+) -> None:
+    attempt_id, call_sid = sent_call()
+    base = f"/twilio/voice/{attempt_id}"
+    with frozen_at(WEDNESDAY_10AM):
+        choice = webhooks.post(f"{base}/choice?round=1", call_params(call_sid, Digits="1"))
+        webhooks.run_enqueued()
+        early = webhooks.post(f"{base}/wait", call_params(call_sid, QueueTime="20"))
+    with frozen_at(WEDNESDAY_10AM + timedelta(seconds=61)):
+        late = webhooks.post(f"{base}/wait", call_params(call_sid, QueueTime="61"))
+        webhooks.run_enqueued()
+
+    assert "<Enqueue" in choice.get_data(as_text=True)
+    assert "booking-team" in choice.get_data(as_text=True)
+    assert "<Pause" in early.get_data(as_text=True)
+    assert "<Leave" not in early.get_data(as_text=True)
+    assert "<Leave" in late.get_data(as_text=True)
+    referral = referral_of(attempt_id)
+    assert (referral.status, referral.reached_by) == (ReferralStatus.REACHED, Channel.CALL)
+    with session_scope(read_only=True) as session:
+        handoff = session.scalars(select(Handoff)).one()
+        callback = session.scalars(select(CallbackRequest)).one()
+    assert handoff.attempt_id == attempt_id and handoff.abandoned
+    assert (callback.referral_id, callback.reason) == (referral.id, "no_handler")
+
+
+def test_pressing_2_says_a_text_is_coming_and_sends_the_how_to_book_sms(
+    webhooks: Webhooks,
+) -> None:
+    attempt_id, call_sid = sent_call()
+    with frozen_at(WEDNESDAY_10AM):
+        response = webhooks.post(
+            f"/twilio/voice/{attempt_id}/choice?round=1", call_params(call_sid, Digits="2")
+        )
+        webhooks.run_enqueued()
+
+    assert "text message" in response.get_data(as_text=True)
+    (message,) = webhooks.provider.messages
+    assert "to book your appointment" in message.body
+    assert referral_of(attempt_id).status is ReferralStatus.REACHED
+
+
+def test_pressing_2_without_a_mobile_says_the_number_instead_and_sends_nothing(
+    webhooks: Webhooks,
+) -> None:
+    attempt_id, call_sid = sent_call(mobile_phone=None, landline_phone="+441632960123", no_sms=True)
+    with frozen_at(WEDNESDAY_10AM):
+        response = webhooks.post(
+            f"/twilio/voice/{attempt_id}/choice?round=1", call_params(call_sid, Digits="2")
+        )
+        webhooks.run_enqueued()
+
+    body = response.get_data(as_text=True)
+    assert "cannot send you a text" in body
+    assert webhooks.config.public_context.booking_number_spoken in body
+    assert webhooks.provider.messages == []
+
+
+def test_pressing_3_declines_the_referral_and_stops_every_channel(webhooks: Webhooks) -> None:
+    attempt_id, call_sid = sent_call()
+    with session_scope() as session:
+        referral_id = attempts.get(session, attempt_id).referral_id
+        waiting_text = create_attempt(
+            session, session.get_one(Referral, referral_id), channel=Channel.SMS, step=2
+        ).id
+    response = webhooks.post(
+        f"/twilio/voice/{attempt_id}/choice?round=1", call_params(call_sid, Digits="3")
+    )
+    webhooks.run_enqueued()
+
+    assert "Thank you for letting us know" in response.get_data(as_text=True)
+    assert referral_of(attempt_id).status is ReferralStatus.DECLINED
+    cancelled = load_attempt(waiting_text)
+    assert (cancelled.state, cancelled.outcome) == (AttemptState.FINAL, AttemptOutcome.CANCELED)
+
+
+def test_no_key_pressed_repeats_the_options_then_says_goodbye(webhooks: Webhooks) -> None:
+    attempt_id, call_sid = sent_call()
+    base = f"/twilio/voice/{attempt_id}/choice"
+
+    second = webhooks.post(f"{base}?round=1", call_params(call_sid, Digits=""))
+    last = webhooks.post(f"{base}?round=2", call_params(call_sid, Digits="9"))
+
+    assert "choice?round=2" in second.get_data(as_text=True)
+    assert "<Gather" not in last.get_data(as_text=True)
+    assert "<Hangup" in last.get_data(as_text=True)
+    assert referral_of(attempt_id).status is ReferralStatus.IN_OUTREACH
+
+
+def test_a_machine_gets_the_voicemail_and_the_call_ends_as_voicemail_left(
+    webhooks: Webhooks,
+) -> None:
+    attempt_id, call_sid = sent_call()
+    base = f"/twilio/voice/{attempt_id}"
+    webhooks.post(f"{base}/amd", call_params(call_sid, AnsweredBy="machine_end_beep"))
+    webhooks.run_enqueued()
+    webhooks.post(
+        f"{base}/status",
+        call_params(call_sid, CallStatus="completed", SequenceNumber="4", CallDuration="31"),
+    )
+    webhooks.run_enqueued()
+
+    ((updated_sid, twiml),) = webhooks.provider.twiml_updates
+    assert updated_sid == call_sid
+    assert webhooks.config.public_context.booking_number_spoken in twiml
+    attempt = load_attempt(attempt_id)
+    assert (attempt.state, attempt.outcome) == (AttemptState.FINAL, AttemptOutcome.VOICEMAIL_LEFT)
+    assert (attempt.answered_by, attempt.duration_seconds) == ("machine_end_beep", 31)
+
+
+def test_a_machine_for_a_patient_who_wants_no_voicemail_is_hung_up_on(
+    webhooks: Webhooks,
+) -> None:
+    attempt_id, call_sid = sent_call(no_voicemail=True)
+    base = f"/twilio/voice/{attempt_id}"
+    webhooks.post(f"{base}/amd", call_params(call_sid, AnsweredBy="machine_end_silence"))
+    webhooks.post(
+        f"{base}/status", call_params(call_sid, CallStatus="completed", SequenceNumber="4")
+    )
+    webhooks.run_enqueued()
+
+    ((_sid, twiml),) = webhooks.provider.twiml_updates
+    assert "<Say" not in twiml and "<Hangup" in twiml
+    assert load_attempt(attempt_id).outcome is AttemptOutcome.MACHINE_NO_MESSAGE
+
+
+def test_an_sms_delivery_report_finishes_the_text_attempt(webhooks: Webhooks) -> None:
+    with session_scope() as session:
+        referral = create_referral(session, status=ReferralStatus.IN_OUTREACH)
+        attempt_id = create_attempt(
+            session, referral, channel=Channel.SMS, state=AttemptState.SENT
+        ).id
+    params = {"MessageSid": "SM" + "b" * 32, "MessageStatus": "delivered", "AccountSid": "AC1"}
+
+    response = webhooks.post(f"/twilio/sms/{attempt_id}/status", params)
+    webhooks.run_enqueued()
+
+    assert response.status_code == 204
+    attempt = load_attempt(attempt_id)
+    assert (attempt.state, attempt.outcome) == (AttemptState.FINAL, AttemptOutcome.DELIVERED)
+
+
+def test_a_callback_for_an_unknown_attempt_stores_nothing(webhooks: Webhooks) -> None:
+    response = webhooks.post(
+        f"/twilio/voice/{uuid.uuid4()}/status",
+        call_params(new_call_sid(), CallStatus="completed", SequenceNumber="4"),
+    )
+
+    assert response.status_code == 204
+    assert stored_events() == 0

@@ -1,0 +1,259 @@
+"""Dispatch: priority order, caps, the calling window, and claims that never overlap."""
+
+from __future__ import annotations
+
+import threading
+from datetime import date, datetime, timedelta
+
+import pytest
+from sqlalchemy import Engine, select
+
+from rmc_outreach import attempts, dispatch, outreach
+from rmc_outreach.clock import frozen_at
+from rmc_outreach.db import session_scope
+from rmc_outreach.engine_config import EngineConfig
+from rmc_outreach.models import (
+    AttemptOutcome,
+    AttemptState,
+    Channel,
+    ContactAttempt,
+    Priority,
+    Referral,
+    ReferralStatus,
+)
+from tests.engine.support import (
+    CHRISTMAS_10AM,
+    SATURDAY_11AM,
+    WEDNESDAY_10AM,
+    WEDNESDAY_EVENING,
+    FakeProvider,
+)
+from tests.factories import create_referral
+
+
+def due_referral(priority: Priority, due_minutes_ago: int, channel: Channel = Channel.CALL) -> int:
+    """A referral in outreach whose first step (a call) fell due some minutes ago."""
+    with session_scope() as session:
+        referral = create_referral(
+            session,
+            priority=priority,
+            status=ReferralStatus.IN_OUTREACH,
+            next_action_at=WEDNESDAY_10AM - timedelta(minutes=due_minutes_ago),
+            next_channel=channel,
+        )
+        return referral.id
+
+
+def queued_referral_ids(result: dispatch.DispatchResult) -> list[int]:
+    with session_scope(read_only=True) as session:
+        by_attempt = dict(
+            session.execute(select(ContactAttempt.id, ContactAttempt.referral_id)).all()
+        )
+    return [by_attempt[item.attempt_id] for item in result.queued]
+
+
+def test_due_referrals_are_claimed_2ww_then_urgent_then_routine_earliest_due_first(
+    database: Engine, config: EngineConfig
+) -> None:
+    with frozen_at(WEDNESDAY_10AM):
+        routine_old = due_referral(Priority.ROUTINE, 50)
+        urgent_new = due_referral(Priority.URGENT, 5)
+        two_week_wait = due_referral(Priority.TWO_WEEK_WAIT, 1)
+        urgent_old = due_referral(Priority.URGENT, 30)
+        routine_new = due_referral(Priority.ROUTINE, 2)
+
+        result = dispatch.run_dispatch(config)
+
+    assert queued_referral_ids(result) == [
+        two_week_wait,
+        urgent_old,
+        urgent_new,
+        routine_old,
+        routine_new,
+    ]
+    assert all(item.channel is Channel.CALL for item in result.queued)
+
+
+def test_a_run_claims_at_most_the_batch_size_and_leaves_the_rest_due(
+    database: Engine, config: EngineConfig
+) -> None:
+    small = EngineConfig(**{**config.__dict__, "dispatch_batch_size": 2})
+    with frozen_at(WEDNESDAY_10AM):
+        ids = [due_referral(Priority.ROUTINE, minutes) for minutes in (40, 30, 20)]
+        first = dispatch.run_dispatch(small)
+        second = dispatch.run_dispatch(small)
+
+    assert queued_referral_ids(first) == ids[:2]
+    assert queued_referral_ids(second) == ids[2:]
+
+
+def test_calls_stop_being_claimed_at_the_in_flight_cap_while_texts_still_go(
+    database: Engine, config: EngineConfig
+) -> None:
+    capped = EngineConfig(**{**config.__dict__, "max_calls_in_flight": 2})
+    with frozen_at(WEDNESDAY_10AM):
+        calls = [due_referral(Priority.ROUTINE, minutes) for minutes in (40, 30, 20)]
+        text = due_referral(Priority.ROUTINE, 10, channel=Channel.SMS)
+        with session_scope() as session:
+            session.get_one(Referral, text).journey_step = 1  # its call step is done
+
+        first = dispatch.run_dispatch(capped)
+        second = dispatch.run_dispatch(capped)
+
+        with session_scope() as session:  # one call ends: a slot frees up
+            attempts.finish(session, first.queued[0].attempt_id, AttemptOutcome.NO_ANSWER)
+        third = dispatch.run_dispatch(capped)
+
+    assert queued_referral_ids(first) == [calls[0], calls[1], text]
+    assert queued_referral_ids(second) == []  # two calls still queued: no room for the third
+    # The third referral's call waited for a slot: it was not skipped in its journey.
+    assert queued_referral_ids(third) == [calls[2]]
+    assert [item.channel for item in third.queued] == [Channel.CALL]
+    with session_scope(read_only=True) as session:
+        assert session.get_one(Referral, calls[2]).journey_step == 1
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [WEDNESDAY_EVENING, SATURDAY_11AM, CHRISTMAS_10AM],
+    ids=["weekday-evening", "saturday", "christmas-day"],
+)
+def test_nothing_is_dialled_or_texted_outside_the_calling_window(
+    database: Engine, config: EngineConfig, provider: FakeProvider, moment: datetime
+) -> None:
+    with frozen_at(WEDNESDAY_10AM):
+        call_id = due_referral(Priority.TWO_WEEK_WAIT, 5)
+        # An attempt already queued before the window closed must not go out either.
+        queued_before = dispatch.run_dispatch(config).queued
+        with session_scope() as session:
+            waiting = create_referral(session).id
+
+    with frozen_at(moment):
+        late = dispatch.run_dispatch(config)
+        results = [outreach.place_call(item.attempt_id, provider, config) for item in queued_before]
+
+    assert late.queued == []
+    assert results == [outreach.WorkResult.DEFERRED]
+    assert provider.calls == [] and provider.messages == []
+    with session_scope(read_only=True) as session:
+        deferred = session.get_one(Referral, call_id)
+        assert deferred.next_action_at == config.window.next_open(moment)
+        assert session.scalars(select(ContactAttempt.state)).all() == [AttemptState.PENDING]
+        # Waiting referrals are still admitted and planned out of hours: for the next opening.
+        admitted = session.get_one(Referral, waiting)
+        assert admitted.status is ReferralStatus.IN_OUTREACH
+        assert admitted.next_action_at is not None
+        assert config.window.is_open(admitted.next_action_at)
+        assert admitted.next_action_at >= config.window.next_open(moment)
+
+
+def test_a_deferred_attempt_is_queued_again_when_the_window_opens(
+    database: Engine, config: EngineConfig, provider: FakeProvider
+) -> None:
+    with frozen_at(WEDNESDAY_10AM):
+        due_referral(Priority.ROUTINE, 5)
+        (item,) = dispatch.run_dispatch(config).queued
+    with frozen_at(WEDNESDAY_EVENING):
+        assert (
+            outreach.place_call(item.attempt_id, provider, config) is outreach.WorkResult.DEFERRED
+        )
+    opening = config.window.next_open(WEDNESDAY_EVENING)
+    with frozen_at(opening):
+        again = dispatch.run_dispatch(config).queued
+        result = outreach.place_call(item.attempt_id, provider, config)
+
+    assert again == [item]
+    assert result is outreach.WorkResult.SENT
+    assert len(provider.calls) == 1
+    assert opening.date() == date(2026, 11, 26)
+
+
+def test_waiting_referrals_are_admitted_and_their_first_call_planned_then_claimed(
+    database: Engine, config: EngineConfig
+) -> None:
+    with frozen_at(WEDNESDAY_10AM):
+        with session_scope() as session:
+            referral_id = create_referral(session, priority=Priority.URGENT).id
+        result = dispatch.run_dispatch(config)
+
+    assert (result.admitted, result.planned) == (1, 1)
+    assert queued_referral_ids(result) == [referral_id]
+    with session_scope(read_only=True) as session:
+        referral = session.get_one(Referral, referral_id)
+        assert (referral.status, referral.journey_step) == (ReferralStatus.IN_OUTREACH, 1)
+        assert referral.next_action_at is None  # its step is under way
+        attempt = session.scalars(select(ContactAttempt)).one()
+        assert (attempt.step, attempt.channel) == (1, Channel.CALL)
+        assert attempt.destination == referral.patient.mobile_phone
+
+
+def test_a_patient_with_no_usable_channel_is_handed_back_to_people(
+    database: Engine, config: EngineConfig
+) -> None:
+    with frozen_at(WEDNESDAY_10AM):
+        with session_scope() as session:
+            referral = create_referral(session)
+            referral.patient.mobile_phone = None
+            referral.patient.address_line_1 = None
+            referral_id = referral.id
+        result = dispatch.run_dispatch(config)
+
+    assert (result.ended, result.queued) == (1, [])
+    with session_scope(read_only=True) as session:
+        referral = session.get_one(Referral, referral_id)
+        assert referral.status is ReferralStatus.EXHAUSTED
+        assert referral.journey_end_reason == "no_usable_channel"
+
+
+def test_two_concurrent_postgresql_claims_never_take_the_same_referral(
+    database: Engine, config: EngineConfig, backend: str
+) -> None:
+    if backend != "postgresql":
+        pytest.skip("FOR UPDATE SKIP LOCKED is PostgreSQL's; SQLite serialises writers")
+    with frozen_at(WEDNESDAY_10AM):
+        ids = [due_referral(Priority.ROUTINE, minutes) for minutes in range(60, 0, -1)]
+    small = EngineConfig(**{**config.__dict__, "dispatch_batch_size": 20})
+    first_locked = threading.Event()
+    release_first = threading.Event()
+    claimed: dict[str, list[dispatch.QueuedAttempt]] = {}
+
+    def first_worker() -> None:
+        with frozen_at(WEDNESDAY_10AM), session_scope() as session:
+            claimed["first"] = dispatch.claim_due(session, small, WEDNESDAY_10AM)
+            first_locked.set()
+            release_first.wait(timeout=30)  # hold the row locks while the second claims
+
+    thread = threading.Thread(target=first_worker)
+    thread.start()
+    assert first_locked.wait(timeout=30)
+    with frozen_at(WEDNESDAY_10AM), session_scope() as session:
+        claimed["second"] = dispatch.claim_due(session, small, WEDNESDAY_10AM)
+    release_first.set()
+    thread.join()
+
+    first = {item.attempt_id for item in claimed["first"]}
+    second = {item.attempt_id for item in claimed["second"]}
+    assert len(first) == len(second) == 20
+    assert first.isdisjoint(second)
+    with session_scope(read_only=True) as session:
+        claimed_referrals = session.scalars(select(ContactAttempt.referral_id)).all()
+    assert sorted(claimed_referrals) == sorted(ids[:40])
+
+
+def test_no_attempt_is_claimed_in_the_last_seconds_before_the_window_closes(
+    database: Engine, config: EngineConfig, provider: FakeProvider
+) -> None:
+    with frozen_at(WEDNESDAY_10AM):
+        referral_id = due_referral(Priority.ROUTINE, 5)
+        (item,) = dispatch.run_dispatch(config).queued
+    just_before_closing = config.window.closing(WEDNESDAY_10AM.date()) - timedelta(seconds=2)
+
+    with frozen_at(just_before_closing):
+        result = outreach.place_call(item.attempt_id, provider, config)
+
+    assert result is outreach.WorkResult.DEFERRED
+    assert provider.calls == []
+    with session_scope(read_only=True) as session:
+        assert session.get_one(Referral, referral_id).next_action_at == config.window.opening(
+            date(2026, 11, 26)
+        )
