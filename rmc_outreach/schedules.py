@@ -5,13 +5,21 @@ Pure reads; the tasks in ``workers.tasks`` act on the answers.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from rmc_outreach.engine_config import EngineConfig
-from rmc_outreach.models import AttemptState, Channel, ContactAttempt
+from rmc_outreach.models import (
+    OPEN_REFERRAL_STATUSES,
+    AttemptState,
+    Channel,
+    ContactAttempt,
+    Letter,
+    LetterStatus,
+    Referral,
+)
 
 
 def print_batch_day(config: EngineConfig, moment: datetime) -> date | None:
@@ -47,10 +55,51 @@ def contacts_under_way(session: Session) -> int:
 
 
 def clock_jump_target(session: Session, config: EngineConfig, moment: datetime) -> datetime | None:
-    """Where the demo's simulated clock may jump to: the next opening of the calling window,
-    when the window is closed and no contact is in flight. None: let time run."""
-    if config.window.is_open(moment):
+    """Where the demo's simulated clock may jump to, or None to let time run.
+
+    Only when nothing is under way (no attempt queued, being sent or on a live call): then to
+    the next moment something is due (a referral's next action, inside the calling window, or the
+    print-batch cut while letters wait), so quiet hours of a simulated day pass at once. With
+    nothing due at all, a closed window still jumps to its next opening.
+    """
+    if contacts_under_way(session) or _attempts_queued(session):
         return None
-    if contacts_under_way(session):
-        return None
-    return config.window.next_open(moment)
+    candidates: list[datetime] = []
+    next_due = session.scalar(
+        select(func.min(Referral.next_action_at)).where(
+            Referral.status.in_(OPEN_REFERRAL_STATUSES), Referral.next_action_at.is_not(None)
+        )
+    )
+    if next_due is not None:
+        candidates.append(config.window.next_open(max(next_due, moment)))
+    if _letters_waiting(session):
+        candidates.append(_next_cut(config, moment))
+    if not candidates:
+        return None if config.window.is_open(moment) else config.window.next_open(moment)
+    target = min(candidates)
+    return target if target - moment > MIN_JUMP else None
+
+
+MIN_JUMP = timedelta(minutes=1)
+
+
+def _attempts_queued(session: Session) -> bool:
+    queued = select(ContactAttempt.id).where(ContactAttempt.state == AttemptState.PENDING)
+    return session.scalar(queued.limit(1)) is not None
+
+
+def _letters_waiting(session: Session) -> bool:
+    waiting = select(Letter.id).where(Letter.status == LetterStatus.PENDING)
+    return session.scalar(waiting.limit(1)) is not None
+
+
+def _next_cut(config: EngineConfig, moment: datetime) -> datetime:
+    """The next print-batch cut time (local cut time on a working day) after ``moment``."""
+    day = config.window.local(moment).date()
+    if not config.window.is_working_day(day):
+        day = config.window.next_working_day(day)
+    cut = datetime.combine(day, config.print_cut_time, tzinfo=config.window.zone)
+    if cut <= moment:
+        day = config.window.next_working_day(day)
+        cut = datetime.combine(day, config.print_cut_time, tzinfo=config.window.zone)
+    return cut.astimezone(UTC)

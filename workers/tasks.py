@@ -114,8 +114,8 @@ def cut_print_batch() -> int:
 
 @shared_task(name=TaskNames.ADVANCE_SIMULATED_CLOCK)  # type: ignore[untyped-decorator]
 def advance_simulated_clock() -> bool:
-    """Demo only: jump the shared simulated clock to the next window opening when the window is
-    closed and no call is in flight. Returns whether it jumped."""
+    """Demo only: jump the shared simulated clock over quiet time (nothing under way) to the next
+    moment something is due. Returns whether it jumped."""
     clock = simulated_clock()
     if clock is None:
         return False
@@ -124,5 +124,5 @@ def advance_simulated_clock() -> bool:
     if target is None:
         return False
     clock.advance_to(target)
-    log.info("simulated clock advanced to the next window opening")
+    log.info("simulated clock advanced to the next moment something is due")
     return True

@@ -1,0 +1,70 @@
+"""When the demo's simulated clock may jump: only over quiet time, to the next thing due."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import Engine
+
+from rmc_outreach.config import Settings
+from rmc_outreach.db import session_scope
+from rmc_outreach.models import AttemptState, ReferralStatus
+from rmc_outreach.schedules import clock_jump_target
+from tests.engine.support import engine_config_for
+from tests.factories import create_attempt, create_referral
+
+WEDNESDAY_10AM = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
+
+
+def test_an_idle_open_window_jumps_to_the_next_referral_due(
+    database: Engine, settings: Settings
+) -> None:
+    config = engine_config_for(settings)
+    due = WEDNESDAY_10AM + timedelta(hours=4, minutes=30)
+    with session_scope() as session:
+        create_referral(session, status=ReferralStatus.IN_OUTREACH, next_action_at=due)
+        create_referral(session, status=ReferralStatus.REACHED, next_action_at=WEDNESDAY_10AM)
+    with session_scope() as session:
+        assert clock_jump_target(session, config, WEDNESDAY_10AM) == due
+
+
+def test_the_clock_does_not_jump_while_an_attempt_is_queued_or_live(
+    database: Engine, settings: Settings
+) -> None:
+    config = engine_config_for(settings)
+    later = WEDNESDAY_10AM + timedelta(hours=2)
+    with session_scope() as session:
+        referral = create_referral(session, status=ReferralStatus.IN_OUTREACH, next_action_at=later)
+        attempt = create_attempt(session, referral, state=AttemptState.PENDING)
+    with session_scope() as session:
+        assert clock_jump_target(session, config, WEDNESDAY_10AM) is None
+    with session_scope() as session:
+        session.get_one(type(attempt), attempt.id).state = AttemptState.FINAL
+    with session_scope() as session:
+        assert clock_jump_target(session, config, WEDNESDAY_10AM) == later
+
+
+def test_something_due_in_a_minute_is_left_to_real_time(
+    database: Engine, settings: Settings
+) -> None:
+    config = engine_config_for(settings)
+    with session_scope() as session:
+        create_referral(
+            session,
+            status=ReferralStatus.IN_OUTREACH,
+            next_action_at=WEDNESDAY_10AM + timedelta(seconds=30),
+        )
+    with session_scope() as session:
+        assert clock_jump_target(session, config, WEDNESDAY_10AM) is None
+
+
+def test_a_due_time_outside_the_window_jumps_to_its_opening(
+    database: Engine, settings: Settings
+) -> None:
+    config = engine_config_for(settings)
+    saturday = datetime(2026, 11, 28, 11, 0, tzinfo=UTC)
+    with session_scope() as session:
+        create_referral(session, status=ReferralStatus.IN_OUTREACH, next_action_at=saturday)
+    with session_scope() as session:
+        target = clock_jump_target(session, config, WEDNESDAY_10AM)
+    assert target == datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
