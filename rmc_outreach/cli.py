@@ -23,9 +23,11 @@ EXIT_IMPORT_FAILED = 3
 
 def _settings() -> Settings:
     from rmc_outreach import db
+    from rmc_outreach.clock import configure_clock
 
     settings = load_settings()
     db.configure(settings)
+    configure_clock(settings)
     return settings
 
 
@@ -160,7 +162,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from rmc_outreach.demo import run_demo
 
     port = args.port or load_settings().port
-    return run_demo(referrals=args.referrals, port=port, seed=args.seed, reset=args.reset)
+    return run_demo(
+        referrals=args.referrals, port=port, seed=args.seed, reset=args.reset, speed=args.speed
+    )
 
 
 def cmd_check_config(_args: argparse.Namespace) -> int:
@@ -214,6 +218,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--referrals", type=int, default=500)
     demo.add_argument("--port", type=int, default=None, help="web port (default: PORT or 8000)")
     demo.add_argument("--seed", type=int, default=1)
+    demo.add_argument(
+        "--speed",
+        type=float,
+        default=30.0,
+        help="simulated clock rate: simulated seconds per real second (default 30)",
+    )
     demo.add_argument("--reset", action="store_true", help="start again from an empty database")
     demo.set_defaults(handler=cmd_demo)
 

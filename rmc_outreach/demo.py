@@ -30,6 +30,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from rmc_outreach.config import PROJECT_ROOT, ConfigError, Settings, load_settings
 from rmc_outreach.db import make_engine
+from rmc_outreach.demo_carrier import CarrierPlan, plan_carrier, start_simulated_clock
 from rmc_outreach.embedded_redis import EmbeddedRedis, EmbeddedRedisError
 from rmc_outreach.migrate import upgrade_to_head
 from rmc_outreach.models import Referral
@@ -200,8 +201,8 @@ def _commands(port: int, var_dir: Path) -> dict[str, list[str]]:
     python = sys.executable
     return {
         "web": [python, "-m", "gunicorn", "admin_ui.wsgi:app", "--bind", f"127.0.0.1:{port}",
-                "--workers", "2", "--access-logfile", "-", "--graceful-timeout", "5",
-                "--no-control-socket"],
+                "--workers", "2", "--threads", "4", "--access-logfile", "-",
+                "--graceful-timeout", "5", "--no-control-socket"],
         "worker": [python, "-m", "celery", "-A", "workers.celery_app", "worker",
                    "--loglevel", "WARNING", "--concurrency", "2"],
         "beat": [python, "-m", "celery", "-A", "workers.celery_app", "beat",
@@ -263,37 +264,64 @@ def _startup_problem(settings: Settings, port: int, reset: bool) -> str | None:
     return None
 
 
+def _start_carrier(supervisor: _Supervisor, plan: CarrierPlan) -> bool:
+    """Start the carrier simulator (when this run has one) and wait until it answers."""
+    if plan.simulator_command is None:
+        supervisor.say("demo", "Twilio traffic goes to TWILIO_API_BASE_URL: no simulator started")
+        return True
+    supervisor.start("carrier", plan.simulator_command)
+    health = supervisor.env["TWILIO_API_BASE_URL"] + "/_simulator/health"
+    deadline = time.monotonic() + 60
+    while not _healthy(health):
+        if supervisor.stopping() or supervisor.exited() or time.monotonic() > deadline:
+            return False
+        time.sleep(POLL_S)
+    return True
+
+
 def _run(
     supervisor: _Supervisor,
     settings: Settings,
+    plan: CarrierPlan,
     *,
     referrals: int,
     port: int,
     seed: int,
     reset: bool,
+    speed: float,
 ) -> int:
     if reset:
         _reset_embedded_database(settings)
         supervisor.say("demo", "embedded database reset")
     existing = _referral_count(settings)
     supervisor.say("demo", f"database migrated; {existing} referrals present")
+    if plan.simulated_clock:
+        start = start_simulated_clock(settings, supervisor.env["REDIS_URL"], speed=speed)
+        supervisor.say(
+            "demo",
+            f"simulated clock starts at {start:%a %d %b %Y %H:%M} UTC, {speed:g}x real time, "
+            "jumping over quiet hours",
+        )
     if existing == 0 and referrals > 0 and not _seed(supervisor, referrals, seed):
         return 0 if supervisor.stopping() else 1
     if supervisor.stopping():
         return 0
+    if not _start_carrier(supervisor, plan):
+        return 0 if supervisor.stopping() else 1
     for name, command in _commands(port, settings.var_dir).items():
         supervisor.start(name, command)
     return _supervise(supervisor, port)
 
 
-def run_demo(*, referrals: int, port: int, seed: int, reset: bool) -> int:
+def run_demo(*, referrals: int, port: int, seed: int, reset: bool, speed: float = 30.0) -> int:
     """Run the service with synthetic referrals until Ctrl-C; 0 after a clean stop, else non-zero.
 
     Uses ``DATABASE_URL`` and ``REDIS_URL`` when set; otherwise the embedded SQLite file under
     ``var/`` and a private Redis owned by this run. ``reset`` deletes the embedded database first.
     """
     try:
-        settings = load_settings()
+        # RMC_CLOCK=simulated needs a Redis, which this run may be about to start itself.
+        settings = load_settings({k: v for k, v in os.environ.items() if k != "RMC_CLOCK"})
     except ConfigError as error:
         print(error, file=sys.stderr)
         return 2
@@ -315,8 +343,16 @@ def run_demo(*, referrals: int, port: int, seed: int, reset: bool) -> int:
             if private_redis.process is not None:
                 supervisor.watched["redis"] = private_redis.process
             supervisor.say("demo", "private Redis started")
+        plan = plan_carrier(supervisor.env, settings, port=port, seed=seed)
         exit_code = _run(
-            supervisor, settings, referrals=referrals, port=port, seed=seed, reset=reset
+            supervisor,
+            settings,
+            plan,
+            referrals=referrals,
+            port=port,
+            seed=seed,
+            reset=reset,
+            speed=speed,
         )
     except (EmbeddedRedisError, SQLAlchemyError) as error:
         supervisor.say("demo", f"could not start: {error}")

@@ -20,6 +20,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -165,13 +166,22 @@ def test_the_demo_serves_its_seeded_referrals_and_ctrl_c_stops_every_process(
         assert health["database"]["ok"] and health["redis"]["ok"]
         queue = json.loads(_get(f"http://127.0.0.1:{port}/api/queue"))
         assert queue["counts"]["total"] == 50
-        assert queue["counts"]["by_status"]["waiting"]["total"] == 50
         page = _get(f"http://127.0.0.1:{port}/")
         assert re.search(r'data-status="total" data-priority="total">\s*50\s*<', page)
+        # Outreach moves: the engine calls patients through the simulator and some are reached.
+        by_status = _wait_for_reached(port, output)
+        assert by_status["waiting"]["total"] < 50
 
         started = _running_processes_of(var_dir)
         commands = "\n".join(started.values())
-        for expected in ("gunicorn", "celery -A workers.celery_app worker", "beat", "redis-server"):
+        expected_processes = (
+            "gunicorn",
+            "celery -A workers.celery_app worker",
+            "beat",
+            "redis-server",
+            "rmc_outreach.simulation.carrier",
+        )
+        for expected in expected_processes:
             assert expected in commands, f"{expected} is not running:\n{commands}"
         assert process.pid in {pid for pid, _ in started}
 
@@ -185,6 +195,17 @@ def test_the_demo_serves_its_seeded_referrals_and_ctrl_c_stops_every_process(
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+
+
+def _wait_for_reached(port: int, output: _Output, timeout_s: float = 90.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        queue = json.loads(_get(f"http://127.0.0.1:{port}/api/queue"))
+        by_status: dict[str, Any] = queue["counts"]["by_status"]
+        if by_status["reached"]["total"] > 0:
+            return by_status
+        assert time.monotonic() < deadline, f"nobody reached in time:\n{output.text()[-3000:]}"
+        time.sleep(1)
 
 
 def test_the_demo_refuses_a_port_in_use_before_starting_anything(var_dir: Path) -> None:
@@ -205,3 +226,56 @@ def test_the_demo_refuses_a_port_in_use_before_starting_anything(var_dir: Path) 
     assert f"port {port} is already in use" in result.stderr
     assert not (var_dir / "redis").exists(), "no private Redis may be started"
     assert not (var_dir / "rmc_outreach.sqlite3").exists(), "no database may be made"
+
+
+def test_with_twilio_api_base_url_set_the_demo_starts_no_simulator_and_calls_there(
+    var_dir: Path, tmp_path: Path
+) -> None:
+    from rmc_outreach.config import load_settings
+    from rmc_outreach.simulation.carrier import start_simulator
+
+    port = _free_port()
+    account_sid, auth_token = "AC" + "1" * 32, "external-endpoint-token"
+    endpoint_settings = load_settings(
+        {
+            "RMC_VAR_DIR": str(tmp_path / "endpoint"),
+            "TWILIO_ACCOUNT_SID": account_sid,
+            "TWILIO_AUTH_TOKEN": auth_token,
+            "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+        }
+    )
+    endpoint = start_simulator(endpoint_settings, seed=5, time_scale=30.0)
+    env = _demo_env(var_dir) | {
+        "TWILIO_API_BASE_URL": endpoint.base_url,
+        "TWILIO_ACCOUNT_SID": account_sid,
+        "TWILIO_AUTH_TOKEN": auth_token,
+        "RMC_CLOCK": "simulated",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "rmc_outreach", "demo", "--referrals", "30", "--port", str(port)],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    output = _Output(process)
+    try:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while not endpoint.ledger():
+            assert process.poll() is None, f"demo exited early:\n{output.text()}"
+            assert time.monotonic() < deadline, f"no call reached the endpoint:\n{output.text()}"
+            time.sleep(0.5)
+        assert "no simulator started" in output.text()
+        commands = "\n".join(_running_processes_of(var_dir).values())
+        assert "rmc_outreach.simulation.carrier" not in commands
+        assert any(entry.get("operation") == "create_call" for entry in endpoint.ledger())
+        os.killpg(process.pid, signal.SIGINT)
+        assert process.wait(timeout=STOP_TIMEOUT_S) == 0
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        endpoint.stop()
