@@ -18,6 +18,7 @@ from rmc_outreach.models import (
     ContactAttempt,
     Letter,
     LetterStatus,
+    PrintBatch,
     Referral,
 )
 
@@ -73,6 +74,9 @@ def clock_jump_target(session: Session, config: EngineConfig, moment: datetime) 
     if next_due is not None:
         candidates.append(config.window.next_open(max(next_due, moment)))
     if _letters_waiting(session):
+        due_day = print_batch_day(config, moment)
+        if due_day is not None and not _batch_cut(session, due_day):
+            return None  # today's cut is due: let beat cut it before time moves on
         candidates.append(_next_cut(config, moment))
     if not candidates:
         return None if config.window.is_open(moment) else config.window.next_open(moment)
@@ -91,6 +95,10 @@ def _attempts_queued(session: Session) -> bool:
 def _letters_waiting(session: Session) -> bool:
     waiting = select(Letter.id).where(Letter.status == LetterStatus.PENDING)
     return session.scalar(waiting.limit(1)) is not None
+
+
+def _batch_cut(session: Session, day: date) -> bool:
+    return session.scalar(select(PrintBatch.id).where(PrintBatch.day == day)) is not None
 
 
 def _next_cut(config: EngineConfig, moment: datetime) -> datetime:

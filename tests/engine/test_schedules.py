@@ -68,3 +68,24 @@ def test_a_due_time_outside_the_window_jumps_to_its_opening(
     with session_scope() as session:
         target = clock_jump_target(session, config, WEDNESDAY_10AM)
     assert target == datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
+
+
+def test_the_clock_waits_for_a_due_print_batch_before_moving_on(
+    database: Engine, settings: Settings
+) -> None:
+    from rmc_outreach.letters import cut_print_batch, prepare_letter
+    from rmc_outreach.models import Channel
+
+    config = engine_config_for(settings)
+    after_cut_time = datetime(2026, 11, 25, 16, 30, tzinfo=UTC)  # Wednesday, after 16:00
+    with session_scope() as session:
+        referral = create_referral(session, status=ReferralStatus.EXHAUSTED)
+        attempt = create_attempt(session, referral, channel=Channel.LETTER, state=AttemptState.SENT)
+    with session_scope() as session:
+        prepare_letter(session, attempt.id)
+    with session_scope() as session:
+        assert clock_jump_target(session, config, after_cut_time) is None
+    with session_scope() as session:
+        cut_print_batch(session, day=after_cut_time.date(), output_dir=settings.var_dir)
+    with session_scope() as session:
+        assert clock_jump_target(session, config, after_cut_time) is None  # nothing left
