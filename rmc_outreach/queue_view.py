@@ -247,11 +247,17 @@ def _contact_flags(row: Any) -> tuple[str, ...]:
 
 
 def queue_snapshot(
-    session: Session, today: date, limit: int = DEFAULT_OLDEST_LIMIT
+    session: Session,
+    today: date,
+    limit: int = DEFAULT_OLDEST_LIMIT,
+    *,
+    generated_at: datetime | None = None,
 ) -> QueueSnapshot:
-    """Counts and the oldest waiting referrals, read in the caller's transaction."""
+    """Counts and the oldest waiting referrals, read in the caller's transaction
+    (``generated_at``: the moment the page is for; ``clock.now()`` by default)."""
     return QueueSnapshot(
         counts=count_by_status_and_priority(session),
         oldest_waiting=oldest_waiting(session, today, limit),
         today=today,
+        generated_at=generated_at or now(),
     )
