@@ -24,7 +24,7 @@ from rmc_outreach import inbound_sms
 from rmc_outreach.call_events import NOT_NEEDED, SPEAK_TO_TEAM, TEXT_ME, may_text
 from rmc_outreach.db import session_scope
 from rmc_outreach.engine_config import EngineConfig, engine_config
-from rmc_outreach.events import EventKind, amd_key, call_status_key, record_event
+from rmc_outreach.events import EventKind, amd_key, call_status_key, record_event, sms_status_key
 from rmc_outreach.models import ContactAttempt, Patient, Referral
 from rmc_outreach.telephony import hold, twiml
 
@@ -199,7 +199,7 @@ def sms_status(attempt_id: uuid.UUID) -> tuple[str, int]:
     form = request.form
     message_sid = form.get("MessageSid", "") or form.get("SmsSid", "")
     status = form.get("MessageStatus", "") or form.get("SmsStatus", "")
-    key = f"sms-status:{message_sid}:{status}"
+    key = sms_status_key(message_sid, status)
     _store(EventKind.SMS_STATUS, key, attempt_id, message_sid or None)
     return "", 204
 

@@ -18,6 +18,8 @@ moves on: ``progress.after_attempt_done`` plans the referral's next step in the 
 from __future__ import annotations
 
 import logging
+import secrets
+import time
 import uuid
 from collections.abc import Iterable
 from datetime import datetime
@@ -121,11 +123,11 @@ def build(
 ) -> ContactAttempt:
     """A new pending attempt (not yet added to a session), its id made here before queueing.
 
-    For callers that add many at once under the referral's lock (dispatch) and have checked
-    the step is free; everyone else uses ``create``.
+    For callers that add many at once under the referral's lock and have checked the step is
+    free; everyone else uses ``create``.
     """
     return ContactAttempt(
-        id=uuid.uuid4(),
+        id=time_ordered_id(),
         referral_id=referral_id,
         step=step,
         channel=channel,
@@ -134,6 +136,22 @@ def build(
         template=template,
         created_at=now(),
     )
+
+
+def time_ordered_id() -> uuid.UUID:
+    """A new attempt id: a version 7 UUID (RFC 9562), milliseconds since the epoch then 74
+    random bits. New attempts land at the end of the primary-key index, not on a random page
+    of it, so adding one costs the same however many the table holds. (Real time, not
+    ``clock.now()``: this orders the index, it is no business time.)"""
+    millis = time.time_ns() // 1_000_000
+    value = (
+        (millis & (1 << 48) - 1) << 80
+        | 0x7 << 76  # version 7
+        | secrets.randbits(12) << 64
+        | 0b10 << 62  # RFC 9562 variant
+        | secrets.randbits(62)
+    )
+    return uuid.UUID(int=value)
 
 
 def claim(session: Session, attempt_id: uuid.UUID) -> bool:

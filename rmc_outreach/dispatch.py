@@ -14,20 +14,24 @@ Run by beat every few seconds. Three short transactions:
    returned for the caller to enqueue.
 
 Each priority is read with its own small query on ``ix_referral_dispatch`` (status, priority,
-next_action_at) so a claim costs the same among a thousand referrals or a million.
+next_action_at), pending attempts are found through the attempt state, and the batch is written
+with one INSERT and one UPDATE (``claim_writes``), so a claim costs the same among a thousand
+referrals or a million (``python -m benchmarks.dispatch`` measures it).
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import Integer, Select, bindparam, func, select
 from sqlalchemy.orm import Session
 
-from rmc_outreach import attempts
+from rmc_outreach import attempts, claim_writes
+from rmc_outreach.claim_writes import NewAttempt, ReferralMove
 from rmc_outreach.clock import now as clock_now
 from rmc_outreach.db import session_scope
 from rmc_outreach.engine_config import EngineConfig
@@ -37,6 +41,7 @@ from rmc_outreach.models import (
     Channel,
     ContactAttempt,
     Patient,
+    Priority,
     Referral,
     ReferralStatus,
 )
@@ -115,50 +120,106 @@ def admit_waiting(session: Session, limit: int, moment: datetime) -> int:
     return admitted
 
 
-def _due_referrals(
-    session: Session,
-    moment: datetime,
-    limit: int,
-    *,
-    to_plan: bool,
-    exclude_calls: bool = False,
-) -> list[tuple[Referral, Patient]]:
+def _to_plan(session: Session, moment: datetime, limit: int) -> list[tuple[Referral, Patient]]:
+    """Referrals whose next step is to be planned (due, no channel yet), locked, by priority."""
     found: list[tuple[Referral, Patient]] = []
     for priority in PRIORITY_ORDER:
         remaining = limit - len(found)
         if remaining <= 0:
             break
-        query = (
+        rows = session.execute(
             select(Referral, Patient)
             .join(Patient, Patient.id == Referral.patient_id)
             .where(
                 Referral.status == ReferralStatus.IN_OUTREACH,
                 Referral.priority == priority,
                 Referral.next_action_at <= moment,
+                Referral.next_channel.is_(None),
             )
             .order_by(Referral.next_action_at, Referral.id)
             .limit(remaining)
             .with_for_update(skip_locked=True, of=Referral)
         )
-        if to_plan:
-            query = query.where(Referral.next_channel.is_(None))
-        else:
-            query = query.where(Referral.next_channel.is_not(None))
-            if exclude_calls:
-                query = query.where(Referral.next_channel != Channel.CALL)
-        found.extend((row[0], row[1]) for row in session.execute(query).all())
+        found.extend((referral, patient) for referral, patient in rows)
+    return found
+
+
+@dataclass(frozen=True)
+class DueReferral:
+    """A due referral as a claim reads it: its journey position (columns, not an ORM object:
+    the claim writes referrals in bulk) and its patient."""
+
+    referral_id: int
+    priority: Priority
+    journey_step: int
+    last_contact_at: datetime | None
+    next_channel: Channel | None
+    patient: Patient
+
+
+@functools.cache
+def _claimable_query(
+    *, exclude_calls: bool
+) -> Select[int, int, datetime | None, Channel | None, Patient]:
+    """The locking read of one priority's due referrals (built once: only its values change)."""
+    query = (
+        select(
+            Referral.id,
+            Referral.journey_step,
+            Referral.last_contact_at,
+            Referral.next_channel,
+            Patient,
+        )
+        .join_from(Referral, Patient, Patient.id == Referral.patient_id)
+        .where(
+            Referral.status == ReferralStatus.IN_OUTREACH,
+            Referral.priority == bindparam("priority"),
+            Referral.next_action_at <= bindparam("moment"),
+            Referral.next_channel.is_not(None),
+        )
+        .order_by(Referral.next_action_at, Referral.id)
+        .limit(bindparam("batch", type_=Integer))
+        .with_for_update(skip_locked=True, of=Referral)
+    )
+    if exclude_calls:
+        query = query.where(Referral.next_channel != Channel.CALL)
+    return query
+
+
+def _claimable(
+    session: Session, moment: datetime, limit: int, *, exclude_calls: bool
+) -> list[DueReferral]:
+    """Due referrals with a planned step, locked (``SKIP LOCKED``), 2WW then urgent then
+    routine, earliest due first; one small query per priority on ``ix_referral_dispatch``."""
+    found: list[DueReferral] = []
+    query = _claimable_query(exclude_calls=exclude_calls)
+    for priority in PRIORITY_ORDER:
+        remaining = limit - len(found)
+        if remaining <= 0:
+            break
+        rows = session.execute(query, {"priority": priority, "moment": moment, "batch": remaining})
+        found.extend(
+            DueReferral(referral_id, priority, step, last_contact_at, channel, patient)
+            for referral_id, step, last_contact_at, channel, patient in rows
+        )
     return found
 
 
 def _plan(
-    referral: Referral, patient: Patient, config: EngineConfig, moment: datetime
+    patient: Patient,
+    config: EngineConfig,
+    moment: datetime,
+    *,
+    priority: Priority,
+    journey_step: int,
+    last_contact_at: datetime | None,
 ) -> NextContact | JourneyEnd:
     return next_contact(
         config.policy,
-        referral.priority,
+        priority,
         contact_profile(patient),
-        steps_done=referral.journey_step,
-        last_contact_at=referral.last_contact_at,
+        steps_done=journey_step,
+        last_contact_at=last_contact_at,
         now=moment,
         window=config.window,
     )
@@ -167,8 +228,15 @@ def _plan(
 def plan_due(session: Session, config: EngineConfig, moment: datetime) -> tuple[int, int]:
     """Plan the next step of referrals waiting to be planned; returns (planned, ended)."""
     planned = ended = 0
-    for referral, patient in _due_referrals(session, moment, config.admit_batch_size, to_plan=True):
-        decision = _plan(referral, patient, config, moment)
+    for referral, patient in _to_plan(session, moment, config.admit_batch_size):
+        decision = _plan(
+            patient,
+            config,
+            moment,
+            priority=referral.priority,
+            journey_step=referral.journey_step,
+            last_contact_at=referral.last_contact_at,
+        )
         if isinstance(decision, JourneyEnd):
             end_journey(session, referral, decision.reason)
             ended += 1
@@ -180,14 +248,18 @@ def plan_due(session: Session, config: EngineConfig, moment: datetime) -> tuple[
 
 
 def calls_in_flight(session: Session) -> int:
-    """Call attempts queued or under way: the simple concurrency cap until pacing lands."""
+    """Call attempts queued or under way: the simple concurrency cap until pacing lands.
+
+    Counted through ``ix_contact_attempt_state_claimed_at`` (the states listed, not "not
+    final"), so the cost follows the attempts in flight, never the table's history.
+    """
     return (
         session.scalar(
             select(func.count())
             .select_from(ContactAttempt)
             .where(
+                ContactAttempt.state.in_(attempts.NOT_FINAL_STATES),
                 ContactAttempt.channel == Channel.CALL,
-                ContactAttempt.state != AttemptState.FINAL,
             )
         )
         or 0
@@ -203,14 +275,38 @@ def destination_for(patient: Patient, channel: Channel) -> str | None:
     return None
 
 
-def _attempts_of(session: Session, referral_ids: list[int]) -> dict[int, list[ContactAttempt]]:
-    """Every attempt of these referrals, in one query (a referral has a handful at most)."""
-    found: dict[int, list[ContactAttempt]] = {referral_id: [] for referral_id in referral_ids}
+@dataclass(frozen=True)
+class PendingAttempt:
+    """An attempt created earlier and not yet worked (deferred, or released by the sweeper)."""
+
+    attempt_id: uuid.UUID
+    step: int
+    channel: Channel
+
+
+def _pending_attempts_of(
+    session: Session, referral_ids: list[int]
+) -> dict[int, list[PendingAttempt]]:
+    """The pending attempts of these referrals, in one query.
+
+    Read through the attempt state (few attempts are ever pending at once), so it costs the
+    same however long the referrals' histories or the table are.
+    """
+    found: dict[int, list[PendingAttempt]] = {referral_id: [] for referral_id in referral_ids}
     if referral_ids:
-        for attempt in session.scalars(
-            select(ContactAttempt).where(ContactAttempt.referral_id.in_(referral_ids))
-        ):
-            found[attempt.referral_id].append(attempt)
+        rows = session.execute(
+            select(
+                ContactAttempt.referral_id,
+                ContactAttempt.id,
+                ContactAttempt.step,
+                ContactAttempt.channel,
+            ).where(
+                ContactAttempt.state == AttemptState.PENDING,
+                ContactAttempt.referral_id.in_(referral_ids),
+            )
+        )
+        for referral_id, attempt_id, step, channel in rows:
+            found[referral_id].append(PendingAttempt(attempt_id, step, channel))
     return found
 
 
@@ -219,73 +315,79 @@ def claim_due(session: Session, config: EngineConfig, moment: datetime) -> list[
     enqueues. At most ``dispatch_batch_size`` per run, and calls only while fewer than
     ``max_calls_in_flight`` are queued or under way (issue 4's pacing replaces this seam).
 
-    A constant number of statements per run, whatever the batch: one read per priority, one
-    for the batch's attempts, then one flush of all inserts and updates.
+    A constant number of statements per run, whatever the batch and the table's size: the
+    in-flight count, one locking read per priority, one read of the batch's pending attempts,
+    then one INSERT of all new attempts and one UPDATE of all claimed referrals
+    (``claim_writes``).
     """
     call_slots = config.max_calls_in_flight - calls_in_flight(session)
-    queued: list[QueuedAttempt] = []
-    rows = _due_referrals(
-        session,
-        moment,
-        config.dispatch_batch_size,
-        to_plan=False,
-        exclude_calls=call_slots <= 0,
-    )
-    existing = _attempts_of(session, [referral.id for referral, _ in rows])
-    with session.no_autoflush:
-        for referral, patient in rows:
-            current = existing[referral.id]
-            pending = next(
-                (
-                    attempt
-                    for attempt in current
-                    if attempt.step == referral.journey_step
-                    and attempt.state is AttemptState.PENDING
-                ),
-                None,
-            )
-            if pending is not None:
-                # Deferred or released earlier: the same attempt goes again, no new step.
-                if pending.channel is Channel.CALL:
-                    if call_slots <= 0:
-                        continue
-                    call_slots -= 1
-                referral.next_action_at = None
-                queued.append(QueuedAttempt(pending.id, pending.channel))
-                continue
-            decision = _plan(referral, patient, config, moment)
-            if isinstance(decision, JourneyEnd):
-                end_journey(session, referral, decision.reason)
-                continue
-            if decision.due_at > moment + DUE_MARGIN:
-                referral.next_action_at = decision.due_at
-                referral.next_channel = decision.channel
-                continue
-            if any(
-                (attempt.step, attempt.channel) == (decision.step, decision.channel)
-                for attempt in current
-            ):
-                # That step was already tried: skip it rather than contact the patient twice.
-                log.warning("referral %s: step %s already tried", referral.id, decision.step)
-                referral.journey_step = decision.step
-                referral.next_action_at = moment
-                referral.next_channel = None
-                continue
-            if decision.channel is Channel.CALL:
+    outcomes: list[QueuedAttempt | NewAttempt] = []  # in claim order
+    moves: list[ReferralMove] = []
+    due = _claimable(session, moment, config.dispatch_batch_size, exclude_calls=call_slots <= 0)
+    pending_of = _pending_attempts_of(session, [item.referral_id for item in due])
+    for item in due:
+        pending = next(
+            (
+                attempt
+                for attempt in pending_of.get(item.referral_id, ())
+                if attempt.step == item.journey_step
+            ),
+            None,
+        )
+        if pending is not None:
+            # Deferred or released earlier: the same attempt goes again, no new step.
+            if pending.channel is Channel.CALL:
                 if call_slots <= 0:
-                    continue  # stays due: picked up when a call ends
+                    continue
                 call_slots -= 1
-            attempt = attempts.build(
-                referral_id=referral.id,
+            moves.append(ReferralMove(item.referral_id, item.journey_step, None, item.next_channel))
+            outcomes.append(QueuedAttempt(pending.attempt_id, pending.channel))
+            continue
+        decision = _plan(
+            item.patient,
+            config,
+            moment,
+            priority=item.priority,
+            journey_step=item.journey_step,
+            last_contact_at=item.last_contact_at,
+        )
+        if isinstance(decision, JourneyEnd):
+            # Rare (flags or opt-outs changed since planning): the ORM way, flushed below.
+            end_journey(session, session.get_one(Referral, item.referral_id), decision.reason)
+            continue
+        if decision.due_at > moment + DUE_MARGIN:
+            moves.append(
+                ReferralMove(item.referral_id, item.journey_step, decision.due_at, decision.channel)
+            )
+            continue
+        if decision.channel is Channel.CALL:
+            if call_slots <= 0:
+                continue  # stays due: picked up when a call ends
+            call_slots -= 1
+        outcomes.append(
+            NewAttempt(
+                attempt_id=attempts.time_ordered_id(),
+                referral_id=item.referral_id,
                 step=decision.step,
                 channel=decision.channel,
-                destination=destination_for(patient, decision.channel),
+                destination=destination_for(item.patient, decision.channel),
                 template=SMS_JOURNEY_TEMPLATE if decision.channel is Channel.SMS else None,
             )
-            session.add(attempt)
-            referral.journey_step = decision.step
-            referral.next_action_at = None
-            referral.next_channel = decision.channel
-            queued.append(QueuedAttempt(attempt.id, decision.channel))
-    session.flush()
+        )
+    session.flush()  # journeys ended above
+    created = claim_writes.insert_attempts(
+        session, [outcome for outcome in outcomes if isinstance(outcome, NewAttempt)]
+    )
+    queued: list[QueuedAttempt] = []
+    for outcome in outcomes:
+        if isinstance(outcome, QueuedAttempt):
+            queued.append(outcome)
+        elif outcome.attempt_id in created:
+            moves.append(ReferralMove(outcome.referral_id, outcome.step, None, outcome.channel))
+            queued.append(QueuedAttempt(outcome.attempt_id, outcome.channel))
+        else:
+            # That step was already tried: skip it rather than contact the patient twice.
+            log.warning("referral %s: step %s already tried", outcome.referral_id, outcome.step)
+            moves.append(ReferralMove(outcome.referral_id, outcome.step, moment, None))
+    claim_writes.move_referrals(session, moves)
     return queued

@@ -52,6 +52,12 @@ class EngineConfig:
     window_guard: timedelta = timedelta(seconds=5)
     # A sent call with no final status after this long (call time) is fetched from the provider.
     stale_sent_call_after: timedelta = timedelta(minutes=15)
+    # A sent SMS with no final delivery report after this long (call time) is fetched from the
+    # provider: delivery reports are usually seconds apart, and one may be lost. Texts sent
+    # longer ago than the horizon are left alone (a carrier may never report; fetching them at
+    # every sweep would crowd out the rest).
+    stale_sent_sms_after: timedelta = timedelta(hours=1)
+    sms_report_horizon: timedelta = timedelta(days=3)
     sweep_batch_size: int = 50
     retry_after_provider_outage: timedelta = timedelta(minutes=5)
     print_cut_time: time = time(16, 0)  # RMC_PRINT_CUT_TIME (HH:MM, local)

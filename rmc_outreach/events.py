@@ -59,6 +59,12 @@ def call_status_key(call_sid: str, status: str, sequence: str) -> str:
     return f"call-status:{call_sid}:{status}:{sequence}"
 
 
+def sms_status_key(message_sid: str, status: str) -> str:
+    """Key of an SMS delivery report (the sweeper's fetched reports use the same key, so the
+    webhook and the fetch never both apply)."""
+    return f"sms-status:{message_sid}:{status}"
+
+
 def amd_key(call_sid: str) -> str:
     """Key of the (single) answering-machine detection result of a call."""
     return f"amd:{call_sid}"

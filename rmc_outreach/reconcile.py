@@ -8,6 +8,8 @@ blindly. Run by beat every 30 seconds.
   be looked up: it is finished as failed (``send_unconfirmed``), never sent twice.
 - **sent calls with no final status after a long time** (callbacks lost): fetch the call and
   apply what the provider says, through the same event path as a webhook.
+- **sent SMS with no final delivery report after a long time** (the report was lost): fetch the
+  message; a final status is stored under the webhook's own key and applied like it.
 - **pending attempts nobody worked** (the enqueue after dispatch was lost): queued again.
 - **events stored but never applied** (the enqueue after the webhook was lost): applied again.
 """
@@ -29,10 +31,12 @@ from rmc_outreach.dispatch import QueuedAttempt
 from rmc_outreach.engine_config import EngineConfig, in_clock_time
 from rmc_outreach.events import (
     FINAL_CALL_STATUSES,
+    FINAL_SMS_STATUSES,
     EventKind,
     amd_key,
     call_status_key,
     record_event,
+    sms_status_key,
 )
 from rmc_outreach.models import (
     AttemptOutcome,
@@ -107,6 +111,15 @@ def sweep(
             ContactAttempt.claimed_at < moment - config.stale_sent_call_after,
             limit=limit,
         )
+        stale_texts = _stuck(
+            session,
+            ContactAttempt.state == AttemptState.SENT,
+            ContactAttempt.channel == Channel.SMS,
+            ContactAttempt.provider_sid.is_not(None),
+            ContactAttempt.claimed_at < moment - config.stale_sent_sms_after,
+            ContactAttempt.claimed_at > moment - config.sms_report_horizon,
+            limit=limit,
+        )
         pending = session.execute(
             select(ContactAttempt.id, ContactAttempt.channel)
             .join(Referral, Referral.id == ContactAttempt.referral_id)
@@ -133,7 +146,9 @@ def sweep(
         _resolve_unsent(stuck, provider, moment, result)
     for stuck in stale_calls:
         _refresh_sent_call(stuck, provider, result)
-    if unresolved or stale_calls or pending or unapplied:
+    for stuck in stale_texts:
+        _refresh_sent_sms(stuck, provider, result)
+    if unresolved or stale_calls or stale_texts or pending or unapplied:
         log.info(
             "sweep: %s adopted, %s released, %s failed, %s fetched, %s requeued, %s events",
             result.adopted,
@@ -199,6 +214,33 @@ def _refresh_sent_call(stuck: _Stuck, provider: TelephonyProvider, result: Sweep
     with session_scope() as session:
         attempts.lock_referral_of(session, stuck.attempt_id)
         _record_provider_view(session, stuck.attempt_id, call, result)
+
+
+def _refresh_sent_sms(stuck: _Stuck, provider: TelephonyProvider, result: SweepResult) -> None:
+    if stuck.provider_sid is None:
+        return
+    try:
+        message = provider.fetch_message(stuck.provider_sid)
+    except ProviderError as error:
+        log.warning("sweep: fetch for attempt %s failed (%s)", stuck.attempt_id, error.reason)
+        return
+    result.fetched += 1
+    if message.status not in FINAL_SMS_STATUSES:
+        return
+    payload = {"MessageSid": message.sid, "MessageStatus": message.status}
+    if message.error_code is not None:
+        payload["ErrorCode"] = str(message.error_code)
+    with session_scope() as session:
+        event_id = record_event(
+            session,
+            event_key=sms_status_key(message.sid, message.status),
+            kind=EventKind.SMS_STATUS,
+            payload=payload,
+            attempt_id=stuck.attempt_id,
+            provider_sid=message.sid,
+        )
+    if event_id is not None:
+        result.events.append(event_id)
 
 
 def _record_provider_view(

@@ -62,10 +62,16 @@ def clock_jump_target(session: Session, config: EngineConfig, moment: datetime) 
     the next moment something is due (a referral's next action, inside the calling window, or the
     print-batch cut while letters wait), so quiet hours of a simulated day pass at once. With
     nothing due at all, a closed window still jumps to its next opening.
+
+    An attempt a worker found too close to the window's end is not queued work: it waits,
+    pending, for its referral's ``next_action_at`` (a candidate like any other) or, for a text
+    the patient asked for after being reached, for the window's next opening.
     """
-    if contacts_under_way(session) or _attempts_queued(session):
+    if contacts_under_way(session) or _attempts_queued(session, config, moment):
         return None
     candidates: list[datetime] = []
+    if _requests_waiting_for_window(session, config, moment):
+        candidates.append(config.window.next_open(moment))
     next_due = session.scalar(
         select(func.min(Referral.next_action_at)).where(
             Referral.status.in_(OPEN_REFERRAL_STATUSES), Referral.next_action_at.is_not(None)
@@ -87,9 +93,44 @@ def clock_jump_target(session: Session, config: EngineConfig, moment: datetime) 
 MIN_JUMP = timedelta(minutes=1)
 
 
-def _attempts_queued(session: Session) -> bool:
-    queued = select(ContactAttempt.id).where(ContactAttempt.state == AttemptState.PENDING)
+def _attempts_queued(session: Session, config: EngineConfig, moment: datetime) -> bool:
+    """Pending attempts a worker holds or is about to get: not those deferred to a later time
+    (their referral's ``next_action_at`` is in the future), and outside the window not the
+    requested texts of referrals already closed (see ``_requests_waiting_for_window``)."""
+    queued = (
+        select(ContactAttempt.id)
+        .join(Referral, Referral.id == ContactAttempt.referral_id)
+        .where(
+            ContactAttempt.state == AttemptState.PENDING,
+            or_(Referral.next_action_at.is_(None), Referral.next_action_at <= moment),
+        )
+    )
+    if not config.window.is_open(moment):
+        queued = queued.where(
+            or_(
+                Referral.status.in_(OPEN_REFERRAL_STATUSES),
+                ContactAttempt.channel == Channel.LETTER,
+            )
+        )
     return session.scalar(queued.limit(1)) is not None
+
+
+def _requests_waiting_for_window(session: Session, config: EngineConfig, moment: datetime) -> bool:
+    """Outside the window: a call or text of a closed referral is still pending (the patient
+    asked for the how-to-book text as the window closed; the worker deferred it, and with no
+    journey left to hold the time, the sweeper sends it again once the window opens)."""
+    if config.window.is_open(moment):
+        return False
+    waiting = (
+        select(ContactAttempt.id)
+        .join(Referral, Referral.id == ContactAttempt.referral_id)
+        .where(
+            ContactAttempt.state == AttemptState.PENDING,
+            ContactAttempt.channel != Channel.LETTER,
+            Referral.status.not_in(OPEN_REFERRAL_STATUSES),
+        )
+    )
+    return session.scalar(waiting.limit(1)) is not None
 
 
 def _letters_waiting(session: Session) -> bool:

@@ -18,6 +18,8 @@ class Queues:
     SMS = "sms"
     LETTERS = "letters"
     PROVIDER_EVENTS = "provider-events"
+    # Only benchmarks publish here: bare Celery throughput, measured apart from real work.
+    NOOP = "noop"
 
     @classmethod
     def all(cls) -> tuple[str, ...]:
@@ -29,6 +31,7 @@ class Queues:
             cls.SMS,
             cls.LETTERS,
             cls.PROVIDER_EVENTS,
+            cls.NOOP,
         )
 
 
@@ -45,6 +48,7 @@ class TaskNames:
     SWEEP_STUCK_ATTEMPTS = "sweep-stuck-attempts"
     CUT_PRINT_BATCH = "cut-print-batch"
     ADVANCE_SIMULATED_CLOCK = "advance-simulated-clock"
+    NOOP = "noop"
 
 
 TASK_QUEUES: Mapping[str, str] = {
@@ -57,4 +61,5 @@ TASK_QUEUES: Mapping[str, str] = {
     TaskNames.SWEEP_STUCK_ATTEMPTS: Queues.PERIODIC,
     TaskNames.CUT_PRINT_BATCH: Queues.LETTERS,
     TaskNames.ADVANCE_SIMULATED_CLOCK: Queues.PERIODIC,
+    TaskNames.NOOP: Queues.NOOP,
 }

@@ -126,3 +126,8 @@ def advance_simulated_clock() -> bool:
     clock.advance_to(target)
     log.info("simulated clock advanced to the next moment something is due")
     return True
+
+
+@shared_task(name=TaskNames.NOOP)  # type: ignore[untyped-decorator]
+def noop() -> None:
+    """Do nothing: ``benchmarks.pipeline`` times these to measure bare Celery throughput."""

@@ -31,7 +31,8 @@ class ContactAttempt(Base):
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
-    referral_id: Mapped[int] = mapped_column(ForeignKey("referral.id"), index=True)
+    # Looked up through uq_contact_attempt_step, whose leading column it is.
+    referral_id: Mapped[int] = mapped_column(ForeignKey("referral.id"))
     channel: Mapped[Channel] = mapped_column(enum_column_type(Channel, "attempt_channel"))
     step: Mapped[int] = mapped_column(Integer)
     state: Mapped[AttemptState] = mapped_column(

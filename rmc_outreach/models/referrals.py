@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Date, ForeignKey, Index, Integer, String
+from sqlalchemy import Date, ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from rmc_outreach.clock import now
@@ -27,7 +27,14 @@ class Referral(Base):
     __tablename__ = "referral"
     __table_args__ = (
         Index("ix_referral_dispatch", "status", "priority", "next_action_at"),
-        Index("ix_referral_waiting_order", "status", "priority", "referral_date"),
+        # Only waiting referrals on PostgreSQL: claims and closures never write to it.
+        Index(
+            "ix_referral_waiting_order",
+            "status",
+            "priority",
+            "referral_date",
+            postgresql_where=text("status = 'waiting'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -68,6 +68,10 @@ class TelephonyProvider(Protocol):
         """The provider's current view of a call."""
         ...
 
+    def fetch_message(self, sid: str) -> ProviderMessage:
+        """The provider's current view of an SMS: how a lost delivery report is made good."""
+        ...
+
     def find_calls(self, to: str, started_after: datetime) -> list[ProviderCall]:
         """Calls to a number since a moment: how an uncertain attempt is reconciled."""
         ...

@@ -181,6 +181,15 @@ class TwilioProvider:
             self._call_api(lambda: self.client.calls(sid).fetch(), creates=False, what="fetch call")
         )
 
+    def fetch_message(self, sid: str) -> ProviderMessage:
+        """The SMS as Twilio sees it now."""
+        message = self._call_api(
+            lambda: self.client.messages(sid).fetch(), creates=False, what="fetch message"
+        )
+        return ProviderMessage(
+            sid=message.sid, status=str(message.status), error_code=message.error_code
+        )
+
     def find_calls(self, to: str, started_after: datetime) -> list[ProviderCall]:
         """Calls to ``to`` created since ``started_after`` (for reconciling uncertain attempts)."""
 

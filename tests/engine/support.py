@@ -43,6 +43,7 @@ class FakeProvider:
         self.messages: list[SmsRequest] = []
         self.twiml_updates: list[tuple[str, str]] = []
         self.known_calls: dict[str, ProviderCall] = {}
+        self.known_messages: dict[str, ProviderMessage] = {}
         self.fail_with: ProviderError | None = None
         self.fail_updates_with: ProviderError | None = None
         self.lookups = 0
@@ -66,7 +67,9 @@ class FakeProvider:
         """Send an SMS (recorded), unless told to fail."""
         self._raise_if_told()
         self.messages.append(request)
-        return ProviderMessage(sid=f"SM{uuid.uuid4().hex}", status="queued")
+        message = ProviderMessage(sid=f"SM{uuid.uuid4().hex}", status="queued")
+        self.known_messages[message.sid] = message
+        return message
 
     def fetch_call(self, sid: str) -> ProviderCall:
         """The call as we know it."""
@@ -74,6 +77,13 @@ class FakeProvider:
         if sid not in self.known_calls:
             raise PermanentProviderError("not found", code=20404, reason="not_found")
         return self.known_calls[sid]
+
+    def fetch_message(self, sid: str) -> ProviderMessage:
+        """The message as we know it."""
+        self.lookups += 1
+        if sid not in self.known_messages:
+            raise PermanentProviderError("not found", code=20404, reason="not_found")
+        return self.known_messages[sid]
 
     def find_calls(self, to: str, started_after: datetime) -> list[ProviderCall]:
         """Calls to ``to`` started at or after ``started_after``."""

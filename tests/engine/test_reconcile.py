@@ -19,7 +19,7 @@ from rmc_outreach.models import (
     Referral,
     ReferralStatus,
 )
-from rmc_outreach.telephony.base import ProviderCall
+from rmc_outreach.telephony.base import ProviderCall, ProviderMessage
 from tests.engine.support import WEDNESDAY_10AM, FakeProvider
 from tests.factories import create_attempt, create_referral
 
@@ -155,6 +155,58 @@ def test_a_sent_call_whose_callbacks_were_lost_is_fetched_and_finished(
     assert result.fetched == 1
     attempt = load(attempt_id)
     assert (attempt.state, attempt.outcome) == (AttemptState.FINAL, AttemptOutcome.NO_ANSWER)
+
+
+def test_a_sent_text_whose_delivery_report_was_lost_is_fetched_and_finished_once(
+    database: Engine, config: EngineConfig, provider: FakeProvider
+) -> None:
+    sid = "SM" + "e" * 32
+    attempt_id = stuck_attempt(AttemptState.SENT, Channel.SMS, provider_sid=sid)
+    provider.known_messages[sid] = ProviderMessage(sid=sid, status="delivered")
+
+    with frozen_at(CLAIMED_AT + config.stale_sent_sms_after + timedelta(minutes=1)):
+        result = reconcile.sweep(provider, config)
+        for event_id in result.events:
+            events.apply_event(event_id)
+        with session_scope() as session:
+            late_webhook = events.record_event(
+                session,
+                event_key=events.sms_status_key(sid, "delivered"),
+                kind=events.EventKind.SMS_STATUS,
+                payload={"MessageSid": sid, "MessageStatus": "delivered"},
+                attempt_id=attempt_id,
+            )
+
+    assert (result.fetched, len(result.events)) == (1, 1)
+    attempt = load(attempt_id)
+    assert (attempt.state, attempt.outcome) == (AttemptState.FINAL, AttemptOutcome.DELIVERED)
+    assert late_webhook is None  # the report that finally arrives is a replay
+
+
+def test_a_text_still_on_its_way_or_sent_recently_is_left_sent(
+    database: Engine, config: EngineConfig, provider: FakeProvider
+) -> None:
+    on_its_way, recent = "SM" + "a" * 32, "SM" + "b" * 32
+    slow_id = stuck_attempt(AttemptState.SENT, Channel.SMS, provider_sid=on_its_way)
+    provider.known_messages[on_its_way] = ProviderMessage(sid=on_its_way, status="sent")
+    sweep_at = CLAIMED_AT + config.stale_sent_sms_after + timedelta(minutes=1)
+    with frozen_at(sweep_at), session_scope() as session:
+        referral = create_referral(session, status=ReferralStatus.IN_OUTREACH, journey_step=1)
+        recent_id = create_attempt(
+            session,
+            referral,
+            channel=Channel.SMS,
+            state=AttemptState.SENT,
+            provider_sid=recent,
+            claimed_at=sweep_at - timedelta(minutes=5),
+        ).id
+
+    with frozen_at(sweep_at):
+        result = reconcile.sweep(provider, config)
+
+    assert (result.fetched, result.events, provider.lookups) == (1, [], 1)
+    assert load(slow_id).state is AttemptState.SENT
+    assert load(recent_id).state is AttemptState.SENT
 
 
 def test_lost_enqueues_are_found_again_pending_attempts_and_unapplied_events(

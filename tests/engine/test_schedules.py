@@ -34,7 +34,9 @@ def test_the_clock_does_not_jump_while_an_attempt_is_queued_or_live(
     config = engine_config_for(settings)
     later = WEDNESDAY_10AM + timedelta(hours=2)
     with session_scope() as session:
-        referral = create_referral(session, status=ReferralStatus.IN_OUTREACH, next_action_at=later)
+        create_referral(session, status=ReferralStatus.IN_OUTREACH, next_action_at=later)
+        # Queued by dispatch: the step is under way, so the referral has no next action yet.
+        referral = create_referral(session, status=ReferralStatus.IN_OUTREACH)
         attempt = create_attempt(session, referral, state=AttemptState.PENDING)
     with session_scope() as session:
         assert clock_jump_target(session, config, WEDNESDAY_10AM) is None
@@ -89,3 +91,44 @@ def test_the_clock_waits_for_a_due_print_batch_before_moving_on(
         cut_print_batch(session, day=after_cut_time.date(), output_dir=settings.var_dir)
     with session_scope() as session:
         assert clock_jump_target(session, config, after_cut_time) is None  # nothing left
+
+
+WEDNESDAY_EVENING = datetime(2026, 11, 25, 18, 30, tzinfo=UTC)
+THURSDAY_8AM = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
+
+
+def test_a_call_deferred_as_the_window_closed_lets_the_clock_jump_to_its_time(
+    database: Engine, settings: Settings
+) -> None:
+    config = engine_config_for(settings)
+    with session_scope() as session:
+        # A worker found the window closing: the attempt stays pending, the referral deferred.
+        referral = create_referral(
+            session, status=ReferralStatus.IN_OUTREACH, next_action_at=THURSDAY_8AM
+        )
+        create_attempt(session, referral, state=AttemptState.PENDING)
+    with session_scope() as session:
+        assert clock_jump_target(session, config, WEDNESDAY_EVENING) == THURSDAY_8AM
+
+
+def test_a_requested_text_deferred_overnight_stops_the_jump_at_the_next_opening(
+    database: Engine, settings: Settings
+) -> None:
+    from rmc_outreach.models import Channel
+
+    config = engine_config_for(settings)
+    afternoon = THURSDAY_8AM + timedelta(hours=6)
+    with session_scope() as session:
+        create_referral(session, status=ReferralStatus.IN_OUTREACH, next_action_at=afternoon)
+        reached = create_referral(session, status=ReferralStatus.REACHED)
+        create_attempt(
+            session,
+            reached,
+            channel=Channel.SMS,
+            template="how_to_book",
+            state=AttemptState.PENDING,
+        )
+    with session_scope() as session:
+        assert clock_jump_target(session, config, WEDNESDAY_EVENING) == THURSDAY_8AM
+    with session_scope() as session:  # inside the window the text is work in hand
+        assert clock_jump_target(session, config, THURSDAY_8AM + timedelta(hours=1)) is None

@@ -96,6 +96,17 @@ def test_every_request_the_provider_sends_validates_against_twilios_spec(h: Harn
     assert h.simulator.stats()["validation_failures"] == 0
 
 
+def test_fetch_message_reads_a_texts_delivery_status_with_a_valid_request(h: Harness) -> None:
+    message = h.provider.send_sms(_sms_request(h))
+
+    h.receiver.wait_for(lambda: h.provider.fetch_message(message.sid).status == "delivered")
+    fetched = h.provider.fetch_message(message.sid)
+
+    assert (fetched.sid, fetched.status, fetched.error_code) == (message.sid, "delivered", None)
+    assert ("fetch_message", 200) in _operations(h)
+    assert h.simulator.stats()["validation_failures"] == 0
+
+
 def test_find_calls_ignores_calls_to_other_numbers_and_before_the_moment(h: Harness) -> None:
     first = h.provider.place_call(_call_request(h))
     h.provider.place_call(_call_request(h, to="+447700900405"))

@@ -1,0 +1,317 @@
+"""Pipeline benchmark: synthetic referrals worked end to end by the real processes, with workers
+killed on the way, checked against the carrier simulator's ledger and the database.
+
+    python -m benchmarks.pipeline [--referrals 2000] [--kill-workers 5] [--seed 1] [--speed 100]
+                                  [--concurrency 2] [--timeout 2400] [--database-url URL]
+                                  [--noop-tasks 2000] [--work-dir DIR]
+
+A fresh database (a temporary PostgreSQL database on the server of ``--database-url``, created,
+migrated and dropped by the run; or a temporary SQLite file for a ``sqlite:///`` URL) is seeded
+with ``--referrals`` synthetic referrals (``seed-demo``'s generator). Then, as ``make demo`` does
+(its supervisor and carrier plan are reused): a private Redis, the carrier simulator, the web
+process (gunicorn), one Celery worker and beat, all separate processes, with one simulated clock
+running ``--speed`` times faster than real time and jumping over quiet time. The run lasts until
+every journey has ended: no referral waiting or in outreach, no attempt that is not final, no
+stored callback unapplied, no call live at the carrier (or ``--timeout`` real seconds: then the
+unfinished ones are reported, not waited for).
+
+Meanwhile the worker is killed with SIGKILL ``--kill-workers`` times, spread over the run: the
+i-th kill comes once i/(K+1) of the calls the run is expected to place have been placed. Most
+kills hit a pool child caught executing a task (calls first); every third kill from the second
+(and the only one when K is 1) kills the worker's main process and its pool, and a new worker is
+started. Nothing else helps the run recover: acks late, reject on worker lost and the sweeper.
+
+Figures (the last line of output is one JSON object):
+
+- ``duplicate_calls``, ``contacts_outside_hours``, ``sms_after_opt_out``, ``unfinished_referrals``:
+  violations, target 0 for any seed; defined in ``benchmarks.pipeline_parts.checks``.
+- ``call_attempts_per_s`` = ``complete_calls`` / ``busy_s``. ``complete_calls``: call attempts
+  that went all the way: placed through the Twilio SDK (the carrier answered 201), every callback
+  the call caused verified by our web process, stored and applied, and the attempt final (see
+  ``pipeline_checks``). ``busy_s``: real seconds of the run during which at least one call attempt
+  was queued for a worker or under way (pending and not deferred, claimed, sent or uncertain),
+  sampled every quarter second: time the engine had calls to work on, not time spent waiting
+  for the next calling day.
+- ``celery_noop_tasks_per_s``: bare Celery throughput on the same machine in the same run, the same
+  Redis and the same worker concurrency (``benchmarks.pipeline_parts.noop``), measured before the
+  pipeline starts.
+- ``ratio`` = ``call_attempts_per_s`` / ``celery_noop_tasks_per_s``: target >= 0.10.
+
+Exit status 0 when the four checks are 0 and every journey ended in time, else 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import redis
+from sqlalchemy.engine import make_url
+
+from benchmarks.intake import DEFAULT_DATABASE_URL, temporary_database
+from benchmarks.pipeline_parts.checks import Outcome, check_outcome, load_ledger
+from benchmarks.pipeline_parts.monitor import RunLog, monitor
+from benchmarks.pipeline_parts.noop import NoopThroughput, measure_noop_throughput
+from benchmarks.pipeline_parts.processes import PipelineProcesses
+from rmc_outreach import clock, db
+from rmc_outreach.calendar import CallingWindow
+from rmc_outreach.clock import SimulatedClock
+from rmc_outreach.config import Settings, load_settings
+from rmc_outreach.demo_carrier import plan_carrier
+from rmc_outreach.embedded_redis import EmbeddedRedis, free_port
+from rmc_outreach.intake import import_worklist
+from rmc_outreach.migrate import upgrade_to_head
+from rmc_outreach.simulation import synthetic_worklist_csv
+from workers.celery_app import create_celery_app
+from workers.queues import Queues
+
+# Calls a run places per referral, roughly (first calls, retries of the unreached): where the
+# kills fall. An estimate only spreads them; a run with fewer calls still gets every kill.
+CALLS_PER_REFERRAL = 2.0
+BENCH_SECRET_KEY = "pipeline-benchmark-secret-key-" + "x" * 32
+# Settings the children must not inherit from the caller's shell: the run makes its own.
+OWN_SETTINGS = ("DATABASE_URL", "REDIS_URL", "PORT", "PUBLIC_BASE_URL", "SECRET_KEY", "RMC_")
+
+
+def _child_env(
+    var_dir: Path, database_url: str, redis_url: str, port: int, max_calls: int
+) -> dict[str, str]:
+    env = {name: value for name, value in os.environ.items() if not name.startswith(OWN_SETTINGS)}
+    env = {name: value for name, value in env.items() if not name.startswith("TWILIO_")}
+    env.update(
+        RMC_VAR_DIR=str(var_dir),
+        DATABASE_URL=database_url,
+        REDIS_URL=redis_url,
+        SECRET_KEY=BENCH_SECRET_KEY,
+        PORT=str(port),
+        PYTHONUNBUFFERED="1",
+        RMC_MAX_CALLS_IN_FLIGHT=str(max_calls),
+    )
+    return env
+
+
+def start_clock(window: CallingWindow, redis_url: str, speed: float) -> datetime:
+    """Start the shared simulated clock at the opening of the next Monday's calling window (or
+    the next opening after it: a bank holiday), so every run works the same kind of week
+    whatever the real day and hour."""
+    today = datetime.now(UTC).date()
+    monday = today + timedelta(days=7 - today.weekday())
+    start = window.next_open(window.opening(monday))
+    client = redis.Redis.from_url(redis_url)
+    try:
+        SimulatedClock(client).start(start, rate=speed)
+    finally:
+        client.close()
+    return start
+
+
+def _seed(settings: Settings, referrals: int, seed: int) -> int:
+    data = synthetic_worklist_csv(referrals, seed=seed, today=clock.now().date())
+    report = import_worklist(data, filename="pipeline.csv", settings=settings, actor_label="bench")
+    return report.imported
+
+
+@dataclass
+class Figures:
+    """The JSON the benchmark prints (see the module docstring)."""
+
+    referrals: int
+    seed: int
+    kills: int
+    duplicate_calls: int
+    contacts_outside_hours: int
+    sms_after_opt_out: int
+    unfinished_referrals: int
+    call_attempts_per_s: float
+    celery_noop_tasks_per_s: float
+    ratio: float
+    reached: int
+    exhausted: int
+    declined: int
+    calls: int
+    sms: int
+    letters: int
+    wall_s: float
+    busy_s: float
+    noop_before_after: tuple[float, float]
+    complete_calls: int
+    unfinished_attempts: int
+    calls_without_attempt: int
+    webhook_failures: int
+    carrier_validation_failures: int
+    timed_out: bool
+    simulated_days: float
+    speed: float
+    concurrency: int
+    max_calls_in_flight: int
+    backend: str
+    cpu_s: dict[str, float]
+    kill_detail: list[dict[str, Any]]
+
+
+def figures_of(
+    options: argparse.Namespace,
+    referrals: int,
+    outcome: Outcome,
+    log: RunLog,
+    noops: tuple[NoopThroughput, NoopThroughput],
+) -> Figures:
+    """Put the outcome, the run log and the no-op yardstick (before and after) together."""
+    per_s = outcome.complete_calls / log.busy_s if log.busy_s > 0 else 0.0
+    noop_per_s = sum(noop.per_s for noop in noops) / len(noops)
+    simulated = (
+        (log.simulated_end - log.simulated_start).total_seconds() / 86400
+        if log.simulated_start and log.simulated_end
+        else 0.0
+    )
+    return Figures(
+        referrals=referrals,
+        seed=options.seed,
+        kills=len(log.kills),
+        duplicate_calls=outcome.duplicate_calls,
+        contacts_outside_hours=outcome.contacts_outside_hours,
+        sms_after_opt_out=outcome.sms_after_opt_out,
+        unfinished_referrals=outcome.unfinished_referrals,
+        call_attempts_per_s=round(per_s, 2),
+        celery_noop_tasks_per_s=round(noop_per_s, 1),
+        ratio=round(per_s / noop_per_s, 3) if noop_per_s else 0.0,
+        reached=outcome.statuses.get("reached", 0) + outcome.statuses.get("booked", 0),
+        exhausted=outcome.statuses.get("exhausted", 0),
+        declined=outcome.statuses.get("declined", 0),
+        calls=outcome.calls,
+        sms=outcome.sms,
+        letters=outcome.letters,
+        wall_s=round(log.wall_s, 1),
+        busy_s=round(log.busy_s, 1),
+        noop_before_after=(round(noops[0].per_s, 1), round(noops[1].per_s, 1)),
+        complete_calls=outcome.complete_calls,
+        unfinished_attempts=outcome.unfinished_attempts,
+        calls_without_attempt=outcome.calls_without_attempt,
+        webhook_failures=outcome.webhook_failures,
+        carrier_validation_failures=outcome.carrier_validation_failures,
+        timed_out=log.timed_out,
+        simulated_days=round(simulated, 2),
+        speed=options.speed,
+        concurrency=options.concurrency,
+        max_calls_in_flight=options.max_calls_in_flight,
+        cpu_s=log.cpu_s,
+        backend=make_url(options.database_url).get_backend_name(),
+        kill_detail=[asdict(kill) for kill in log.kills],
+    )
+
+
+@contextmanager
+def _work_dir(path: str | None) -> Iterator[Path]:
+    if path:
+        Path(path).mkdir(parents=True, exist_ok=True)
+        yield Path(path).resolve()
+        return
+    with tempfile.TemporaryDirectory(prefix="rmc-pipeline-") as folder:
+        yield Path(folder)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--referrals", type=int, default=2000)
+    parser.add_argument("--kill-workers", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--speed", type=float, default=100.0, help="simulated s per real s")
+    parser.add_argument("--concurrency", type=int, default=2, help="worker pool processes")
+    parser.add_argument(
+        "--max-calls-in-flight", type=int, default=200, help="RMC_MAX_CALLS_IN_FLIGHT"
+    )
+    parser.add_argument("--timeout", type=float, default=2400.0, help="real seconds")
+    parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL)
+    parser.add_argument("--noop-tasks", type=int, default=2000)
+    parser.add_argument("--work-dir", default=None, help="keep logs and the ledger here")
+    return parser
+
+
+def _noop(processes: PipelineProcesses, app: Any, redis_url: str, tasks: int) -> NoopThroughput:
+    """Bare Celery throughput with a worker of the pipeline's concurrency on the no-op queue."""
+    processes.start_worker(queues=[Queues.NOOP])
+    try:
+        noop = measure_noop_throughput(app, redis_url, tasks)
+    finally:
+        processes.stop_worker()
+    print(f"celery no-op: {noop.per_s:.0f} tasks/s", file=sys.stderr)
+    return noop
+
+
+def run(options: argparse.Namespace) -> tuple[Figures, Outcome]:
+    """Run the whole benchmark; returns its figures and the checks' details."""
+    with (
+        _work_dir(options.work_dir) as work,
+        temporary_database(options.database_url) as database_url,
+    ):
+        var_dir = work / "var"
+        redis_server = EmbeddedRedis(var_dir / "redis")
+        redis_url = redis_server.start()
+        port = free_port()
+        env = _child_env(var_dir, database_url, redis_url, port, options.max_calls_in_flight)
+        plan = plan_carrier(env, load_settings(env), port=port, seed=options.seed)
+        settings = load_settings(env)
+        processes = PipelineProcesses(
+            env, work / "processes.log", port=port, concurrency=options.concurrency
+        )
+        try:
+            upgrade_to_head(db.configure(settings))
+            app = create_celery_app(settings)
+            noop_before = _noop(processes, app, redis_url, options.noop_tasks)
+
+            window = CallingWindow(timezone=settings.timezone)
+            start = start_clock(window, redis_url, options.speed)
+            clock.use_simulated_clock(redis_url)
+            referrals = _seed(settings, options.referrals, options.seed)
+            print(f"{referrals} referrals; clock starts {start:%a %d %b %Y %H:%M}", file=sys.stderr)
+            processes.start_carrier(plan)
+            processes.start_service()
+            log = monitor(
+                processes,
+                app,
+                kills=options.kill_workers,
+                expected_calls=CALLS_PER_REFERRAL * referrals,
+                timeout_s=options.timeout,
+                redis_pid=redis_server.process.pid if redis_server.process else None,
+            )
+            processes.stop_worker()
+            noop_after = _noop(processes, app, redis_url, options.noop_tasks)
+        finally:
+            processes.stop_all()
+            redis_server.stop()
+            clock.use_real_clock()
+        ledger = load_ledger(var_dir / "simulator-ledger.jsonl")
+        with db.session_scope(read_only=True) as session:
+            outcome = check_outcome(session, ledger, window)
+        db.get_engine().dispose()
+    return figures_of(options, referrals, outcome, log, (noop_before, noop_after)), outcome
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark and print its figures; the last line is JSON."""
+    options = _parser().parse_args(argv)
+    figures, outcome = run(options)
+    for check, examples in outcome.examples.items():
+        print(f"{check}: e.g. {', '.join(examples)}", file=sys.stderr)
+    print(json.dumps(asdict(figures)))
+    failed = (
+        figures.duplicate_calls
+        or figures.contacts_outside_hours
+        or figures.sms_after_opt_out
+        or figures.unfinished_referrals
+        or figures.timed_out
+    )
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,187 @@
+"""Watching a pipeline run: what the database says, the busy period, the kills, the CPU used.
+
+The run is steered by a few counts read every quarter second (``take_sample``); ``monitor`` adds
+up the busy period (real time during which some call attempt was queued for a worker or under
+way), kills the worker as planned, and stops once every journey has ended or time is up.
+"""
+
+from __future__ import annotations
+
+import resource
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select
+
+from benchmarks.pipeline_parts.processes import Kill, PipelineProcesses, cpu_seconds
+from rmc_outreach import clock, db
+from rmc_outreach.models import (
+    OPEN_REFERRAL_STATUSES,
+    AttemptState,
+    Channel,
+    ContactAttempt,
+    ProviderEvent,
+    Referral,
+)
+
+SAMPLE_S = 0.25
+PROGRESS_EVERY_S = 15.0
+
+
+@dataclass
+class Sample:
+    """One look at the database during the run."""
+
+    open_referrals: int
+    open_attempts: int
+    calls_busy: int
+    calls_placed: int
+    events_unapplied: int
+
+    @property
+    def finished(self) -> bool:
+        """Every journey ended and every callback applied."""
+        return not (self.open_referrals or self.open_attempts or self.events_unapplied)
+
+
+def take_sample() -> Sample:
+    """Counts the run is steered by, in one read-only transaction."""
+    busy_call = and_(
+        ContactAttempt.channel == Channel.CALL,
+        or_(
+            ContactAttempt.state.in_(
+                (AttemptState.CLAIMED, AttemptState.SENT, AttemptState.UNCERTAIN)
+            ),
+            and_(ContactAttempt.state == AttemptState.PENDING, Referral.next_action_at.is_(None)),
+        ),
+    )
+    counted = func.count()
+    with db.session_scope(read_only=True) as session:
+        open_referrals = session.scalar(
+            select(counted).where(Referral.status.in_(OPEN_REFERRAL_STATUSES))
+        )
+        open_attempts = session.scalar(
+            select(counted).where(ContactAttempt.state != AttemptState.FINAL)
+        )
+        calls_busy = session.scalar(
+            select(counted)
+            .select_from(ContactAttempt)
+            .join(Referral, Referral.id == ContactAttempt.referral_id)
+            .where(busy_call)
+        )
+        calls_placed = session.scalar(
+            select(counted).where(
+                ContactAttempt.channel == Channel.CALL, ContactAttempt.claimed_at.is_not(None)
+            )
+        )
+        unapplied = session.scalar(select(counted).where(ProviderEvent.processed_at.is_(None)))
+    return Sample(
+        int(open_referrals or 0),
+        int(open_attempts or 0),
+        int(calls_busy or 0),
+        int(calls_placed or 0),
+        int(unapplied or 0),
+    )
+
+
+@dataclass
+class RunLog:
+    """What the monitor saw: real and simulated times, the busy period, the kills."""
+
+    wall_s: float = 0.0
+    busy_s: float = 0.0
+    timed_out: bool = False
+    kills: list[Kill] = field(default_factory=list)
+    simulated_start: datetime | None = None
+    simulated_end: datetime | None = None
+    last: Sample | None = None
+    cpu_s: dict[str, float] = field(default_factory=dict)
+
+
+def cpu_snapshot(processes: PipelineProcesses, redis_pid: int | None) -> dict[str, float]:
+    """CPU seconds used so far by each process of the run, PostgreSQL's server and this one."""
+    used = processes.cpu_by_process()
+    if redis_pid is not None:
+        used["redis"] = cpu_seconds(group=redis_pid)
+    used["postgres"] = cpu_seconds(command="postgres")
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    used["benchmark"] = own.ru_utime + own.ru_stime
+    return used
+
+
+def _is_main_process_kill(index: int, total: int) -> bool:
+    """Every third kill from the second kills the main process (the only kill, when just one)."""
+    return total == 1 or index % 3 == 2
+
+
+def _kill(processes: PipelineProcesses, app: Any, index: int, total: int, at_s: float) -> Kill:
+    if _is_main_process_kill(index, total):
+        kill = processes.kill_worker_main_process(app, at_s)
+    else:
+        kill = processes.kill_busy_pool_child(app, at_s)
+    print(f"[{at_s:7.1f}s] kill {index}/{total}: {kill.target} {kill.task or ''}", file=sys.stderr)
+    return kill
+
+
+def _carrier_idle(processes: PipelineProcesses) -> bool:
+    try:
+        return int(processes.carrier_stats()["calls_live"]) == 0
+    except OSError:
+        return False
+
+
+def monitor(
+    processes: PipelineProcesses,
+    app: Any,
+    *,
+    kills: int,
+    expected_calls: float,
+    timeout_s: float,
+    redis_pid: int | None,
+) -> RunLog:
+    """Watch the run until every journey ended (or the timeout), killing the worker on the way."""
+    log = RunLog(simulated_start=clock.now())
+    cpu_before = cpu_snapshot(processes, redis_pid)
+    started = last = time.perf_counter()
+    last_progress = started
+    busy = False
+    while True:
+        sample = take_sample()
+        moment = time.perf_counter()
+        if busy:
+            log.busy_s += moment - last
+        busy, last, log.last = sample.calls_busy > 0, moment, sample
+        elapsed = moment - started
+        done = len(log.kills)
+        if done < kills and sample.calls_placed >= (done + 1) * expected_calls / (kills + 1):
+            log.kills.append(_kill(processes, app, done + 1, kills, elapsed))
+            continue
+        if sample.finished and done >= kills and _carrier_idle(processes):
+            break
+        if sample.finished and done < kills:
+            # Fewer calls than expected: the remaining kills come now, while beat still works.
+            log.kills.append(_kill(processes, app, done + 1, kills, elapsed))
+            continue
+        if elapsed > timeout_s:
+            log.timed_out = True
+            break
+        processes.check_alive()
+        if moment - last_progress >= PROGRESS_EVERY_S:
+            last_progress = moment
+            print(
+                f"[{elapsed:7.1f}s] {clock.now():%a %d %b %H:%M} open {sample.open_referrals}, "
+                f"calls placed {sample.calls_placed}, busy calls {sample.calls_busy}, "
+                f"open attempts {sample.open_attempts}, busy {log.busy_s:.0f}s",
+                file=sys.stderr,
+            )
+        time.sleep(SAMPLE_S)
+    log.wall_s = time.perf_counter() - started
+    log.simulated_end = clock.now()
+    cpu_after = cpu_snapshot(processes, redis_pid)
+    log.cpu_s = {
+        name: round(used - cpu_before.get(name, 0.0), 1) for name, used in cpu_after.items()
+    }
+    return log
