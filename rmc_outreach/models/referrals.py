@@ -35,6 +35,9 @@ class Referral(Base):
             "referral_date",
             postgresql_where=text("status = 'waiting'"),
         ),
+        # The queue page's "reached today"; reached_at is written once, so claims never pay
+        # for it. ("Exhausted today" reads exhausted referrals through ix_referral_dispatch.)
+        Index("ix_referral_reached_at", "reached_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
