@@ -20,32 +20,11 @@ import unicodedata
 from datetime import date, timedelta
 
 from rmc_outreach.identifiers import nhs_check_digit
+from rmc_outreach.intake.columns import OPTIONAL_COLUMNS, REQUIRED_COLUMNS
 from rmc_outreach.simulation.names import INTERPRETER_LANGUAGES, NAME_ORIGINS, NameOrigin
 
-WORKLIST_COLUMNS: tuple[str, ...] = (
-    "ubrn",
-    "nhs_number",
-    "given_name",
-    "family_name",
-    "date_of_birth",
-    "mobile_phone",
-    "landline_phone",
-    "address_line_1",
-    "address_line_2",
-    "address_line_3",
-    "address_line_4",
-    "address_line_5",
-    "postcode",
-    "specialty",
-    "priority",
-    "referral_date",
-    "no_voicemail",
-    "no_sms",
-    "letter_only",
-    "large_print",
-    "language",
-    "carer_phone",
-)
+# The importer's own column list, so the generator can never drift from what intake expects.
+WORKLIST_COLUMNS: tuple[str, ...] = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
 
 NHS_TEST_RANGE_PREFIX = "999"
 NHS_NUMBERS_AVAILABLE = 909_091  # 10**6 suffixes, less the ~1 in 11 whose check digit would be 10
