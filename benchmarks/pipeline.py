@@ -2,18 +2,23 @@
 killed on the way, checked against the carrier simulator's ledger and the database.
 
     python -m benchmarks.pipeline [--referrals 2000] [--kill-workers 5] [--seed 1] [--speed 100]
-                                  [--concurrency 2] [--timeout 2400] [--database-url URL]
-                                  [--noop-tasks 2000] [--work-dir DIR]
+                                  [--concurrency 2] [--max-calls-in-flight 50] [--timeout 2400]
+                                  [--database-url URL] [--noop-tasks 2000] [--work-dir DIR]
 
-A fresh database (a temporary PostgreSQL database on the server of ``--database-url``, created,
-migrated and dropped by the run; or a temporary SQLite file for a ``sqlite:///`` URL) is seeded
-with ``--referrals`` synthetic referrals (``seed-demo``'s generator). Then, as ``make demo`` does
-(its supervisor and carrier plan are reused): a private Redis, the carrier simulator, the web
-process (gunicorn), one Celery worker and beat, all separate processes, with one simulated clock
-running ``--speed`` times faster than real time and jumping over quiet time. The run lasts until
-every journey has ended: no referral waiting or in outreach, no attempt that is not final, no
-stored callback unapplied, no call live at the carrier (or ``--timeout`` real seconds: then the
-unfinished ones are reported, not waited for).
+With no options (``make bench``) it is the full run: 2,000 referrals, 5 kills, seed 1, about 15
+minutes on 2 cores. A fresh database (a temporary PostgreSQL database on the server of
+``--database-url``, created, migrated and dropped by the run; or a temporary SQLite file for a
+``sqlite:///`` URL) is seeded with ``--referrals`` synthetic referrals (``seed-demo``'s generator).
+Then, as ``make demo`` does (its supervisor and carrier plan are reused): a private Redis, the
+carrier simulator, the web process (gunicorn), one Celery worker and beat, all separate
+processes, on one simulated clock that starts at the opening of the next Monday's calling window
+(the same week whatever the real day), runs ``--speed`` times faster than real time and jumps
+over quiet time. ``--max-calls-in-flight`` is the engine's own cap on calls queued or live
+(``RMC_MAX_CALLS_IN_FLIGHT``): enough to keep the worker saturated, not so many that callbacks
+queue for seconds behind each other. The run lasts until every journey has ended: no referral
+waiting or in outreach, no attempt that is not final, no stored callback unapplied, no call live
+at the carrier (or ``--timeout`` real seconds: then the unfinished ones are reported, not waited
+for). ``--work-dir`` keeps the processes' log and the carrier's ledger.
 
 Meanwhile the worker is killed with SIGKILL ``--kill-workers`` times, spread over the run: the
 i-th kill comes once i/(K+1) of the calls the run is expected to place have been placed. Most
@@ -26,16 +31,21 @@ Figures (the last line of output is one JSON object):
 - ``duplicate_calls``, ``contacts_outside_hours``, ``sms_after_opt_out``, ``unfinished_referrals``:
   violations, target 0 for any seed; defined in ``benchmarks.pipeline_parts.checks``.
 - ``call_attempts_per_s`` = ``complete_calls`` / ``busy_s``. ``complete_calls``: call attempts
-  that went all the way: placed through the Twilio SDK (the carrier answered 201), every callback
-  the call caused verified by our web process, stored and applied, and the attempt final (see
-  ``pipeline_checks``). ``busy_s``: real seconds of the run during which at least one call attempt
-  was queued for a worker or under way (pending and not deferred, claimed, sent or uncertain),
-  sampled every quarter second: time the engine had calls to work on, not time spent waiting
-  for the next calling day.
-- ``celery_noop_tasks_per_s``: bare Celery throughput on the same machine in the same run, the same
-  Redis and the same worker concurrency (``benchmarks.pipeline_parts.noop``), measured before the
-  pipeline starts.
+  that went all the way: placed through the Twilio SDK (the carrier answered 201), final, with
+  their final call-status callback stored (not merely fetched by the sweeper), every callback
+  stored for them applied, and none of their callbacks refused or lost. ``busy_s``: real seconds
+  of the run during which at least one call attempt was queued for a worker or under way
+  (pending and not deferred, claimed, sent or uncertain), sampled every quarter second: time the
+  engine had calls to work on, not time spent waiting for the next calling slot or day.
+- ``celery_noop_tasks_per_s``: bare Celery throughput on the same machine in the same run: the
+  same Redis, app configuration and worker concurrency, a task that does nothing
+  (``benchmarks.pipeline_parts.noop``); the mean of a measurement before the pipeline starts and
+  one after it ends (``noop_before_after``), as other load on the machine may change meanwhile.
 - ``ratio`` = ``call_attempts_per_s`` / ``celery_noop_tasks_per_s``: target >= 0.10.
+- ``referrals``, ``kills`` (and ``kill_detail``), ``reached`` (or booked), ``exhausted``,
+  ``declined``, ``calls`` and ``sms`` (created by the carrier), ``letters`` (printed), ``wall_s``
+  (real seconds from the service's start to the end of the last journey), ``seed``; and, to
+  explain the rest, ``cpu_s`` by process over the run (``postgres`` counts the whole server).
 
 Exit status 0 when the four checks are 0 and every journey ended in time, else 1.
 """
@@ -147,6 +157,8 @@ class Figures:
     unfinished_attempts: int
     calls_without_attempt: int
     webhook_failures: int
+    late_call_updates: int
+    sweeper_fetches: int
     carrier_validation_failures: int
     timed_out: bool
     simulated_days: float
@@ -197,6 +209,8 @@ def figures_of(
         unfinished_attempts=outcome.unfinished_attempts,
         calls_without_attempt=outcome.calls_without_attempt,
         webhook_failures=outcome.webhook_failures,
+        late_call_updates=outcome.late_call_updates,
+        sweeper_fetches=outcome.sweeper_fetches,
         carrier_validation_failures=outcome.carrier_validation_failures,
         timed_out=log.timed_out,
         simulated_days=round(simulated, 2),
@@ -227,7 +241,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--speed", type=float, default=100.0, help="simulated s per real s")
     parser.add_argument("--concurrency", type=int, default=2, help="worker pool processes")
     parser.add_argument(
-        "--max-calls-in-flight", type=int, default=200, help="RMC_MAX_CALLS_IN_FLIGHT"
+        "--max-calls-in-flight", type=int, default=50, help="RMC_MAX_CALLS_IN_FLIGHT"
     )
     parser.add_argument("--timeout", type=float, default=2400.0, help="real seconds")
     parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL)

@@ -7,7 +7,9 @@ In the demo (``RMC_CLOCK=simulated``, never in production) every process (web, w
 carrier simulator) reads one simulated clock kept in Redis: ``now = sim_anchor + (real time -
 real_anchor) x rate``. Each process re-reads the anchor at most every quarter second, so all agree
 to within that, and ``advance_to`` lets the demo jump over nights and weekends when nothing is
-happening.
+happening. A jump is written ahead of time and takes effect at one real moment for every process
+(a process that read the anchor just before the jump would otherwise live up to a quarter second
+in the night before, and stamp a call placed at 08:00 with yesterday evening's time).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -28,6 +30,8 @@ if TYPE_CHECKING:
 
 CLOCK_KEY = "rmc:clock"
 REFRESH_INTERVAL_S = 0.25
+# A jump takes effect this long after it is written: longer than any process keeps a stale anchor.
+JUMP_DELAY_S = 2 * REFRESH_INTERVAL_S
 
 _source: Callable[[], datetime] = lambda: datetime.now(UTC)  # noqa: E731
 
@@ -53,27 +57,57 @@ def frozen_at(moment: datetime) -> Iterator[None]:
 
 @dataclass(frozen=True)
 class ClockAnchor:
-    """Simulated time ``sim_anchor`` was reached at real time ``real_anchor``."""
+    """Simulated time ``sim_anchor`` is reached at real time ``real_anchor``; until then (a jump
+    written ahead of time) the ``before`` anchor, if any, still keeps the time."""
 
     real_anchor: float
     sim_anchor: float
     rate: float
+    before: ClockAnchor | None = None
 
     def at(self, real_time: float) -> float:
         """Simulated epoch seconds at a real epoch time."""
+        if self.before is not None and real_time < self.real_anchor:
+            return self.before.at(real_time)
         return self.sim_anchor + (real_time - self.real_anchor) * self.rate
+
+    def settled(self, real_time: float) -> ClockAnchor:
+        """The same clock without the anchors that no longer matter at ``real_time``."""
+        if self.before is None:
+            return self
+        if self.real_anchor <= real_time:
+            return replace(self, before=None)
+        return replace(self, before=self.before.settled(real_time))
+
+    def _as_dict(self) -> dict[str, object]:
+        data: dict[str, object] = {
+            "real_anchor": self.real_anchor,
+            "sim_anchor": self.sim_anchor,
+            "rate": self.rate,
+        }
+        if self.before is not None:
+            data["before"] = self.before._as_dict()
+        return data
 
     def to_json(self) -> str:
         """Stored form."""
-        return json.dumps(
-            {"real_anchor": self.real_anchor, "sim_anchor": self.sim_anchor, "rate": self.rate}
+        return json.dumps(self._as_dict())
+
+    @classmethod
+    def _from_dict(cls, data: dict[str, object]) -> ClockAnchor:
+        before = data.get("before")
+        return cls(
+            float(str(data["real_anchor"])),
+            float(str(data["sim_anchor"])),
+            float(str(data["rate"])),
+            cls._from_dict(before) if isinstance(before, dict) else None,
         )
 
     @classmethod
     def from_json(cls, raw: str | bytes) -> ClockAnchor:
         """Parse the stored form."""
         data = json.loads(raw)
-        return cls(float(data["real_anchor"]), float(data["sim_anchor"]), float(data["rate"]))
+        return cls._from_dict(data)
 
 
 class SimulatedClock:
@@ -92,11 +126,19 @@ class SimulatedClock:
         self._write(ClockAnchor(time.time(), start_at.timestamp(), rate))
 
     def advance_to(self, moment: datetime) -> None:
-        """Jump forward to ``moment`` (never backwards), keeping the rate."""
+        """Jump forward to ``moment`` (never backwards), keeping the rate.
+
+        The jump is written to take effect ``JUMP_DELAY_S`` from now, when every process (which
+        re-reads the anchor at least every ``REFRESH_INTERVAL_S``) has it: all of them see the
+        time jump at the same real moment. Returns once the jump is in effect.
+        """
         anchor = self._current()
         real = time.time()
-        if moment.timestamp() > anchor.at(real):
-            self._write(ClockAnchor(real, moment.timestamp(), anchor.rate))
+        switch = real + JUMP_DELAY_S
+        if moment.timestamp() <= anchor.at(switch):
+            return
+        self._write(ClockAnchor(switch, moment.timestamp(), anchor.rate, anchor.settled(real)))
+        time.sleep(max(0.0, switch - time.time()))
 
     @property
     def rate(self) -> float:

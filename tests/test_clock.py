@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -52,3 +53,35 @@ def test_advancing_jumps_forward_but_never_back(simulated: clock.SimulatedClock)
 def test_a_clock_that_was_never_started_says_so(simulated: clock.SimulatedClock) -> None:
     with pytest.raises(RuntimeError, match="has not been started"):
         clock.now()
+
+
+def test_another_process_sees_a_jump_as_soon_as_the_jumping_process_does(
+    simulated: clock.SimulatedClock, redis_url: str
+) -> None:
+    simulated.start(datetime(2026, 11, 27, 18, 30, tzinfo=UTC), rate=1.0)
+    monday = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
+    other = clock.SimulatedClock(redis.Redis.from_url(redis_url))
+    assert other.now() < monday  # the other process has just read (and keeps) the anchor
+
+    simulated.advance_to(monday)
+
+    # Both stamp the same simulated time: never a call at 08:00 logged as Friday evening.
+    assert clock.now() >= monday
+    assert other.now() >= monday
+
+
+def test_until_a_jump_takes_effect_every_process_still_sees_the_time_before_it(
+    simulated: clock.SimulatedClock, redis_url: str
+) -> None:
+    simulated.start(datetime(2026, 11, 27, 18, 30, tzinfo=UTC), rate=1.0)
+    monday = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
+    other = clock.SimulatedClock(redis.Redis.from_url(redis_url))
+    jumping = threading.Thread(target=simulated.advance_to, args=(monday,))
+
+    jumping.start()
+    time.sleep(clock.JUMP_DELAY_S / 5)
+    seen_while_pending = (clock.now(), other.now())
+    jumping.join()
+
+    assert all(moment < monday for moment in seen_while_pending)
+    assert clock.now() >= monday and other.now() >= monday

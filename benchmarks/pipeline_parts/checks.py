@@ -19,6 +19,12 @@ Every check counts violations; each target is 0.
 - ``unfinished_referrals``: referrals still waiting or in outreach, or with an attempt that is not
   final (``unfinished_attempts`` counts those attempts).
 
+Also counted, as quality rather than pass/fail: ``webhook_failures`` (callbacks the simulator could
+not deliver or that our web process refused), ``late_call_updates`` (redirects of a call that had
+already ended: at high clock speeds a machine stops recording before the engine's reaction, in
+real milliseconds, reaches it, so the voicemail is missed) and ``sweeper_fetches`` (calls and texts
+the sweeper had to look up because their callbacks were late or lost).
+
 ``complete_calls`` counts call attempts that went all the way: created by the carrier through
 the SDK (201), final in the database, with their final call-status callback stored (not merely
 fetched by the sweeper), every callback stored for them applied, and no callback of theirs
@@ -97,6 +103,8 @@ class Outcome:
     statuses: dict[str, int] = field(default_factory=dict)
     carrier_validation_failures: int = 0
     webhook_failures: int = 0
+    late_call_updates: int = 0
+    sweeper_fetches: int = 0
     examples: dict[str, list[str]] = field(default_factory=dict)
 
     def example(self, check: str, item: object) -> None:
@@ -292,5 +300,13 @@ def check_outcome(session: Session, ledger: list[dict[str, Any]], window: Callin
     outcome.complete_calls = _complete_calls(session, created_calls, attempts, refused)
     outcome.carrier_validation_failures = sum(
         1 for e in ledger if e["kind"] == "request" and e.get("validation_failed")
+    )
+    # Redirects (the voicemail after the beep) that reached a call already over: how late the
+    # engine's reaction was in simulated time.
+    outcome.late_call_updates = sum(
+        1 for e in _requests(ledger, "update_call") if e["status"] == 400
+    )
+    outcome.sweeper_fetches = len(_requests(ledger, "fetch_call")) + len(
+        _requests(ledger, "fetch_message")
     )
     return outcome

@@ -15,9 +15,9 @@ import contextlib
 import json
 import os
 import signal
+import subprocess
 import sys
 import time
-import urllib.error
 import urllib.request
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -26,7 +26,7 @@ from typing import Any, TextIO
 
 from celery import Celery
 
-from rmc_outreach.demo import _commands, _group_alive, _healthy, _Supervisor, _wait_group_gone
+from rmc_outreach.demo import _commands, _healthy, _Supervisor, _wait_group_gone
 from rmc_outreach.demo_carrier import CarrierPlan
 from workers.queues import TaskNames
 
@@ -154,7 +154,7 @@ class PipelineProcesses:
         process = self.supervisor.children.pop("worker")
         with contextlib.suppress(ProcessLookupError):
             os.kill(process.pid, signal.SIGTERM)
-        with contextlib.suppress(Exception):
+        with contextlib.suppress(subprocess.TimeoutExpired):
             process.wait(timeout=15)
         _wait_group_gone(process.pid)
         process.wait()
@@ -249,10 +249,6 @@ class PipelineProcesses:
         """Stop every child (SIGTERM, then SIGKILL after the grace period) and close the log."""
         self.supervisor.stop_all()
         self._log.close()
-
-    def alive(self) -> bool:
-        """True while any child's process group still runs."""
-        return any(_group_alive(p.pid) for p in self.supervisor.children.values())
 
 
 def _basic(env: Mapping[str, str]) -> str:
