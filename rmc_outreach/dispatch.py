@@ -250,20 +250,36 @@ def plan_due(session: Session, config: EngineConfig, moment: datetime) -> tuple[
 def calls_in_flight(session: Session) -> int:
     """Call attempts queued or under way: the simple concurrency cap until pacing lands.
 
+    Under way: claimed, sent or uncertain. Queued: pending with the referral's next action
+    empty (dispatch queued it). A pending call a worker *deferred* (the window was closing: its
+    referral waits for ``next_action_at``) holds no slot; if it did, a cap's worth of calls
+    deferred at the end of a day would hold every slot, and dispatch, which re-queues them
+    only into a free slot, would never place a call again.
+
     Counted through ``ix_contact_attempt_state_claimed_at`` (the states listed, not "not
     final"), so the cost follows the attempts in flight, never the table's history.
     """
-    return (
-        session.scalar(
-            select(func.count())
-            .select_from(ContactAttempt)
-            .where(
-                ContactAttempt.state.in_(attempts.NOT_FINAL_STATES),
-                ContactAttempt.channel == Channel.CALL,
-            )
+    under_way = (
+        select(func.count())
+        .select_from(ContactAttempt)
+        .where(
+            ContactAttempt.state.in_(attempts.IN_FLIGHT_STATES),
+            ContactAttempt.channel == Channel.CALL,
         )
-        or 0
+        .scalar_subquery()
     )
+    queued = (
+        select(func.count())
+        .select_from(ContactAttempt)
+        .join(Referral, Referral.id == ContactAttempt.referral_id)
+        .where(
+            ContactAttempt.state == AttemptState.PENDING,
+            ContactAttempt.channel == Channel.CALL,
+            Referral.next_action_at.is_(None),
+        )
+        .scalar_subquery()
+    )
+    return session.scalar(select(under_way + queued)) or 0
 
 
 def destination_for(patient: Patient, channel: Channel) -> str | None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from rmc_outreach.engine_config import EngineConfig
@@ -94,24 +94,30 @@ MIN_JUMP = timedelta(minutes=1)
 
 
 def _attempts_queued(session: Session, config: EngineConfig, moment: datetime) -> bool:
-    """Pending attempts a worker holds or is about to get: not those deferred to a later time
-    (their referral's ``next_action_at`` is in the future), and outside the window not the
-    requested texts of referrals already closed (see ``_requests_waiting_for_window``)."""
-    queued = (
-        select(ContactAttempt.id)
-        .join(Referral, Referral.id == ContactAttempt.referral_id)
-        .where(
-            ContactAttempt.state == AttemptState.PENDING,
-            or_(Referral.next_action_at.is_(None), Referral.next_action_at <= moment),
-        )
-    )
-    if not config.window.is_open(moment):
-        queued = queued.where(
+    """Pending attempts a worker holds or is about to get.
+
+    Queued by dispatch (the referral has no next action) or, inside the window, due for dispatch
+    to queue again now. Not those waiting for their referral's ``next_action_at`` (deferred, or
+    released by the sweeper) while it is in the future or the window is closed: dispatch takes
+    them at the next opening, a candidate like any other. Outside the window not the requested
+    texts of referrals already closed either (see ``_requests_waiting_for_window``).
+    """
+    in_hand: ColumnElement[bool] = Referral.next_action_at.is_(None)
+    if config.window.is_open(moment):
+        in_hand = or_(in_hand, Referral.next_action_at <= moment)
+    else:
+        in_hand = and_(
+            in_hand,
             or_(
                 Referral.status.in_(OPEN_REFERRAL_STATUSES),
                 ContactAttempt.channel == Channel.LETTER,
-            )
+            ),
         )
+    queued = (
+        select(ContactAttempt.id)
+        .join(Referral, Referral.id == ContactAttempt.referral_id)
+        .where(ContactAttempt.state == AttemptState.PENDING, in_hand)
+    )
     return session.scalar(queued.limit(1)) is not None
 
 

@@ -240,6 +240,32 @@ def test_two_concurrent_postgresql_claims_never_take_the_same_referral(
     assert sorted(claimed_referrals) == sorted(ids[:40])
 
 
+def test_calls_deferred_as_the_window_closed_hold_no_slot_and_go_the_next_morning(
+    database: Engine, config: EngineConfig, provider: FakeProvider
+) -> None:
+    capped = EngineConfig(**{**config.__dict__, "max_calls_in_flight": 2})
+    with frozen_at(WEDNESDAY_10AM):
+        for minutes in (20, 10):
+            due_referral(Priority.ROUTINE, minutes)
+        queued = dispatch.run_dispatch(capped).queued
+    # A cap's worth of calls claimed just before closing: the workers defer every one.
+    with frozen_at(WEDNESDAY_EVENING):
+        deferred = [outreach.place_call(item.attempt_id, provider, capped) for item in queued]
+    with frozen_at(WEDNESDAY_EVENING), session_scope(read_only=True) as session:
+        slots_held = dispatch.calls_in_flight(session)
+    opening = config.window.next_open(WEDNESDAY_EVENING)
+
+    with frozen_at(opening):
+        again = dispatch.run_dispatch(capped).queued
+        placed = [outreach.place_call(item.attempt_id, provider, capped) for item in again]
+
+    assert deferred == [outreach.WorkResult.DEFERRED] * 2
+    assert slots_held == 0
+    assert sorted(item.attempt_id for item in again) == sorted(i.attempt_id for i in queued)
+    assert placed == [outreach.WorkResult.SENT] * 2
+    assert len(provider.calls) == 2
+
+
 def test_no_attempt_is_claimed_in_the_last_seconds_before_the_window_closes(
     database: Engine, config: EngineConfig, provider: FakeProvider
 ) -> None:

@@ -132,3 +132,21 @@ def test_a_requested_text_deferred_overnight_stops_the_jump_at_the_next_opening(
         assert clock_jump_target(session, config, WEDNESDAY_EVENING) == THURSDAY_8AM
     with session_scope() as session:  # inside the window the text is work in hand
         assert clock_jump_target(session, config, THURSDAY_8AM + timedelta(hours=1)) is None
+
+
+def test_a_call_released_after_the_window_closed_lets_the_clock_jump_to_the_opening(
+    database: Engine, settings: Settings
+) -> None:
+    config = engine_config_for(settings)
+    with session_scope() as session:
+        # The sweeper released a call whose worker died: due "now", but now is the evening.
+        referral = create_referral(
+            session,
+            status=ReferralStatus.IN_OUTREACH,
+            next_action_at=WEDNESDAY_EVENING - timedelta(minutes=5),
+        )
+        create_attempt(session, referral, state=AttemptState.PENDING)
+    with session_scope() as session:
+        assert clock_jump_target(session, config, WEDNESDAY_EVENING) == THURSDAY_8AM
+    with session_scope() as session:  # inside the window it is work for dispatch right now
+        assert clock_jump_target(session, config, THURSDAY_8AM + timedelta(minutes=1)) is None
