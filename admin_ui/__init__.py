@@ -51,6 +51,7 @@ def register_blueprints(app: Flask) -> None:
     each blueprint requiring the role written next to it.
     """
     from admin_ui.health import blueprint as health_blueprint
+    from admin_ui.live import blueprint as live_blueprint
     from admin_ui.queue import blueprint as queue_blueprint
     from admin_ui.webhooks import blueprint as webhooks_blueprint
     from admin_ui.webhooks import install as install_webhooks
@@ -59,6 +60,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(health_blueprint)
     # Supervisor and above (once auth lands): masked referral data.
     app.register_blueprint(queue_blueprint)
+    # Supervisor and above (once auth lands): counts, rates and handlers' display names only.
+    app.register_blueprint(live_blueprint)
     # Twilio only: every request must carry a valid X-Twilio-Signature over the public URL
     # (checked in the blueprint's before_request; 403 and nothing written otherwise). No session
     # cookie, no user login: the signature is the access rule.

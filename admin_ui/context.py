@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from flask import current_app
 
 from rmc_outreach.config import Settings
+from rmc_outreach.engine_config import EngineConfig, engine_config
 
 SETTINGS_EXTENSION = "rmc_outreach.settings"
 
@@ -13,3 +16,14 @@ def current_settings() -> Settings:
     """The settings the app was created with."""
     settings: Settings = current_app.extensions[SETTINGS_EXTENSION]
     return settings
+
+
+@lru_cache(maxsize=8)
+def _engine_config(settings: Settings) -> EngineConfig:
+    return engine_config(settings)
+
+
+def current_engine_config() -> EngineConfig:
+    """The engine configuration the app's settings give: the calling window, the print cut
+    time and the limits the engine itself runs by (built once per settings)."""
+    return _engine_config(current_settings())

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from functools import lru_cache
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, render_template
 
-from admin_ui.context import current_settings
+from admin_ui.context import current_engine_config, current_settings
 from rmc_outreach import clock
 from rmc_outreach.activity import (
     ActivitySnapshot,
@@ -21,7 +20,6 @@ from rmc_outreach.activity import (
 )
 from rmc_outreach.config import Settings
 from rmc_outreach.db import get_engine, session_scope
-from rmc_outreach.engine_config import EngineConfig, engine_config
 from rmc_outreach.health import check_service_health
 from rmc_outreach.heartbeat import STALE_AFTER_SECONDS
 from rmc_outreach.models import Priority, ReferralStatus
@@ -78,12 +76,6 @@ def describe_rate(rate: float) -> str:
     return f"{rate:g}\N{MULTIPLICATION SIGN}"
 
 
-@lru_cache(maxsize=8)
-def _engine_config(settings: Settings) -> EngineConfig:
-    # The calling window and print cut time the engine itself runs by.
-    return engine_config(settings)
-
-
 @dataclass(frozen=True)
 class QueuePageData:
     """Everything the queue page and its JSON show, read at one moment."""
@@ -110,7 +102,7 @@ def _simulated_rate(settings: Settings) -> float | None:
 
 def _read_page_data() -> QueuePageData:
     settings = current_settings()
-    config = _engine_config(settings)
+    config = current_engine_config()
     moment = clock.now()
     day = local_day(moment, settings.timezone)
     with session_scope(read_only=True) as session:

@@ -16,6 +16,7 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, abort, current_app, request
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
@@ -24,7 +25,14 @@ from rmc_outreach import inbound_sms
 from rmc_outreach.call_events import NOT_NEEDED, SPEAK_TO_TEAM, TEXT_ME, may_text
 from rmc_outreach.db import session_scope
 from rmc_outreach.engine_config import EngineConfig, engine_config
-from rmc_outreach.events import EventKind, amd_key, call_status_key, record_event, sms_status_key
+from rmc_outreach.events import (
+    EventKind,
+    amd_key,
+    call_status_key,
+    needs_prompt_apply,
+    record_event,
+    sms_status_key,
+)
 from rmc_outreach.models import ContactAttempt, Patient, Referral
 from rmc_outreach.telephony import hold, twiml
 
@@ -93,20 +101,28 @@ def _twiml(document: str) -> Response:
 def _store(
     kind: str, key: str, attempt_id: uuid.UUID | None, sid: str | None
 ) -> tuple[int | None, bool]:
-    """Store the callback once; returns (event id or None on replay, whether the attempt exists)."""
-    with session_scope() as session:
-        if attempt_id is not None and session.get(ContactAttempt, attempt_id) is None:
-            log.warning("callback for unknown attempt %s ignored", attempt_id)
-            return None, False
-        event_id = record_event(
-            session,
-            event_key=key,
-            kind=kind,
-            payload=request.form.to_dict(flat=True),
-            attempt_id=attempt_id,
-            provider_sid=sid,
-        )
-    if event_id is not None:
+    """Store the callback once; returns (event id or None on replay, whether the attempt exists).
+
+    One statement: the foreign key refuses a callback for an attempt we never made. A task to
+    apply it is enqueued after the commit when it decides something now
+    (``events.needs_prompt_apply``); a callback that only records a fact is applied with the
+    next one of its attempt.
+    """
+    payload = request.form.to_dict(flat=True)
+    try:
+        with session_scope() as session:
+            event_id = record_event(
+                session,
+                event_key=key,
+                kind=kind,
+                payload=payload,
+                attempt_id=attempt_id,
+                provider_sid=sid,
+            )
+    except IntegrityError:
+        log.warning("callback for unknown attempt %s ignored", attempt_id)
+        return None, False
+    if event_id is not None and needs_prompt_apply(kind, payload):
         _enqueue(APPLY_PROVIDER_EVENT, event_id)
     return event_id, True
 

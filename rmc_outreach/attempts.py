@@ -21,15 +21,18 @@ import logging
 import secrets
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import CursorResult, func, literal, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from rmc_outreach.clock import now
+from rmc_outreach.db import UtcDateTime
 from rmc_outreach.models import AttemptOutcome, AttemptState, Channel, ContactAttempt, Referral
 
 log = logging.getLogger(__name__)
@@ -213,7 +216,7 @@ def mark_sent(
     if _rowcount(result) == 1:
         attempt = get(session, attempt_id)
         if attempt.channel is not Channel.CALL:
-            _after_done(session, attempt)
+            _after_done(session, attempt.referral_id, attempt.step, attempt.ended_at)
         return True
     if provider_sid is not None:
         annotate(session, attempt_id, provider_sid=provider_sid)
@@ -243,20 +246,34 @@ def finish(
 
     Returns False, changing nothing, when the attempt was already final (late or duplicate event).
     """
-    values: dict[str, Any] = {"state": AttemptState.FINAL, "outcome": outcome}
+    ended = ended_at or now()
+    values: dict[str, Any] = {
+        "state": AttemptState.FINAL,
+        "outcome": outcome,
+        "ended_at": func.coalesce(ContactAttempt.ended_at, literal(ended, UtcDateTime())),
+    }
     if error_reason is not None:
         values["error_reason"] = error_reason
-    result = session.execute(
+    done = session.execute(
         update(ContactAttempt)
         .where(ContactAttempt.id == attempt_id, ContactAttempt.state != AttemptState.FINAL)
         .values(**values)
-    )
-    if _rowcount(result) != 1:
+        .returning(ContactAttempt.referral_id, ContactAttempt.step, ContactAttempt.ended_at)
+        .execution_options(synchronize_session=False)
+    ).first()
+    if done is None:
         log.info("attempt %s already final: %s ignored", attempt_id, outcome)
         return False
-    annotate(session, attempt_id, ended_at=ended_at or now())
-    _after_done(session, get(session, attempt_id))
+    _forget(session, attempt_id)
+    _after_done(session, done.referral_id, done.step, done.ended_at)
     return True
+
+
+def _forget(session: Session, attempt_id: uuid.UUID) -> None:
+    """Expire the attempt if this session holds it: its row changed behind the ORM's back."""
+    held = session.identity_map.get(identity_key(ContactAttempt, attempt_id))
+    if held is not None:
+        session.expire(held)
 
 
 def raise_outcome(
@@ -283,23 +300,46 @@ def annotate(session: Session, attempt_id: uuid.UUID, **facts: Any) -> frozenset
     """Record provider facts that are still empty; returns the names of the facts newly set.
 
     A fact already recorded is never overwritten, so replays and late duplicates change nothing.
+    One read and (when anything is new) one ``UPDATE``; callers that hold the attempt already
+    use ``record_facts``.
+    """
+    return record_facts(session, get(session, attempt_id), facts)
+
+
+def record_facts(
+    session: Session, attempt: ContactAttempt, facts: Mapping[str, Any]
+) -> frozenset[str]:
+    """``annotate`` for an attempt loaded in this transaction (under its referral's lock).
+
+    Facts still empty on ``attempt`` are written in one ``UPDATE``; each column is only ever set
+    from empty (``COALESCE``), so a writer that got there first keeps its value. The loaded
+    attempt is updated in place. Returns the names of the facts newly set.
     """
     unknown = set(facts) - ANNOTATABLE_FACTS
     if unknown:
         raise ValueError(f"not an attempt fact: {sorted(unknown)}")
-    newly_set = []
-    for name, value in facts.items():
-        if value is None:
-            continue
-        column = getattr(ContactAttempt, name)
-        result = session.execute(
-            update(ContactAttempt)
-            .where(ContactAttempt.id == attempt_id, column.is_(None))
-            .values({name: value})
+    new = {
+        name: value
+        for name, value in facts.items()
+        if value is not None and getattr(attempt, name) is None
+    }
+    if not new:
+        return frozenset()
+    session.execute(
+        update(ContactAttempt)
+        .where(ContactAttempt.id == attempt.id)
+        .values(
+            {
+                name: func.coalesce(column, literal(value, column.type))
+                for name, value in new.items()
+                for column in (getattr(ContactAttempt, name),)
+            }
         )
-        if _rowcount(result) == 1:
-            newly_set.append(name)
-    return frozenset(newly_set)
+        .execution_options(synchronize_session=False)
+    )
+    for name, value in new.items():
+        set_committed_value(attempt, name, value)
+    return frozenset(new)
 
 
 def cancel_pending(
@@ -323,8 +363,8 @@ def cancel_pending(
     return cancelled
 
 
-def _after_done(session: Session, attempt: ContactAttempt) -> None:
+def _after_done(session: Session, referral_id: int, step: int, ended_at: datetime | None) -> None:
     # Imported here: progress uses this module to cancel attempts when a patient is reached.
     from rmc_outreach.progress import after_attempt_done
 
-    after_attempt_done(session, attempt)
+    after_attempt_done(session, referral_id=referral_id, step=step, ended_at=ended_at)

@@ -10,6 +10,7 @@ or the call is ended when the patient asked for no voicemails.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -24,6 +25,7 @@ from rmc_outreach.events import (
     EventKind,
     FollowUps,
     MachineAnswer,
+    StoredEvent,
     settle_call,
 )
 from rmc_outreach.models import (
@@ -32,7 +34,6 @@ from rmc_outreach.models import (
     ContactAttempt,
     Handoff,
     Patient,
-    ProviderEvent,
     Referral,
     ReferralStatus,
 )
@@ -68,44 +69,49 @@ def _int(value: object) -> int | None:
         return None
 
 
-def apply_call_event(
-    session: Session, event: ProviderEvent, attempt: ContactAttempt, follow_ups: FollowUps
-) -> None:
-    """Record the facts a call callback carries, act on the first of each, settle the attempt."""
+def call_facts(event: StoredEvent) -> dict[str, Any]:
+    """The attempt facts a call callback carries (``attempts.ANNOTATABLE_FACTS``)."""
     payload = event.payload
-    call_sid = str(payload.get("CallSid") or "") or None
-    attempts.annotate(session, attempt.id, provider_sid=call_sid)
+    facts: dict[str, Any] = {"provider_sid": str(payload.get("CallSid") or "") or None}
     if event.kind == EventKind.CALL_STATUS:
         status = str(payload.get("CallStatus") or "")
         if status == "in-progress":
-            attempts.annotate(session, attempt.id, answered_at=event.received_at)
+            facts["answered_at"] = event.received_at
         elif status in FINAL_CALL_STATUSES:
-            attempts.annotate(
-                session,
-                attempt.id,
-                provider_status=status,
-                duration_seconds=_int(payload.get("CallDuration")),
-                ended_at=event.received_at,
-            )
+            facts["provider_status"] = status
+            facts["duration_seconds"] = _int(payload.get("CallDuration"))
+            facts["ended_at"] = event.received_at
     elif event.kind == EventKind.CALL_ANSWER:
-        attempts.annotate(session, attempt.id, answered_at=event.received_at)
+        facts["answered_at"] = event.received_at
     elif event.kind == EventKind.CALL_AMD:
-        answered_by = str(payload.get("AnsweredBy") or "") or None
-        newly = attempts.annotate(session, attempt.id, answered_by=answered_by)
-        if "answered_by" in newly and answered_by in MACHINE_ANSWERS and call_sid:
-            patient = _patient_of(session, attempt)
-            follow_ups.machine_answers.append(
-                MachineAnswer(attempt.id, call_sid, leave_voicemail=not patient.no_voicemail)
-            )
+        facts["answered_by"] = str(payload.get("AnsweredBy") or "") or None
     elif event.kind == EventKind.CALL_CHOICE:
         digit = str(payload.get("Digits") or "").strip()
         if digit in CHOICES:
-            attempts.annotate(session, attempt.id, answered_at=event.received_at)
-            if "keypad_choice" in attempts.annotate(session, attempt.id, keypad_choice=digit):
-                _act_on_choice(session, attempt, digit, event, follow_ups)
-    elif event.kind == EventKind.CALL_QUEUE_LEAVE:
+            facts["answered_at"] = event.received_at
+            facts["keypad_choice"] = digit
+    return facts
+
+
+def apply_call_event(
+    session: Session, event: StoredEvent, attempt: ContactAttempt, follow_ups: FollowUps
+) -> None:
+    """Record the facts a call callback carries, act on the first of each, settle the attempt.
+
+    ``attempt`` is loaded in this transaction under its referral's lock and kept up to date.
+    """
+    newly = attempts.record_facts(session, attempt, call_facts(event))
+    call_sid = attempt.provider_sid
+    if "answered_by" in newly and attempt.answered_by in MACHINE_ANSWERS and call_sid:
+        patient = _patient_of(session, attempt)
+        follow_ups.machine_answers.append(
+            MachineAnswer(attempt.id, call_sid, leave_voicemail=not patient.no_voicemail)
+        )
+    if "keypad_choice" in newly and attempt.keypad_choice is not None:
+        _act_on_choice(session, attempt, attempt.keypad_choice, event, follow_ups)
+    if event.kind == EventKind.CALL_QUEUE_LEAVE:
         _abandoned(session, attempt, event)
-    settle_call(session, attempt.id)
+    settle_call(session, attempt)
 
 
 def _patient_of(session: Session, attempt: ContactAttempt) -> Patient:
@@ -117,7 +123,7 @@ def _act_on_choice(
     session: Session,
     attempt: ContactAttempt,
     digit: str,
-    event: ProviderEvent,
+    event: StoredEvent,
     follow_ups: FollowUps,
 ) -> None:
     if digit == NOT_NEEDED:
@@ -148,7 +154,7 @@ def _act_on_choice(
         follow_ups.sms_attempt_ids.append(sms_id)
 
 
-def _handoff_for(session: Session, attempt: ContactAttempt, event: ProviderEvent) -> Handoff:
+def _handoff_for(session: Session, attempt: ContactAttempt, event: StoredEvent) -> Handoff:
     handoff = session.scalars(select(Handoff).where(Handoff.attempt_id == attempt.id)).first()
     if handoff is None:
         handoff = Handoff(
@@ -159,7 +165,7 @@ def _handoff_for(session: Session, attempt: ContactAttempt, event: ProviderEvent
     return handoff
 
 
-def _abandoned(session: Session, attempt: ContactAttempt, event: ProviderEvent) -> None:
+def _abandoned(session: Session, attempt: ContactAttempt, event: StoredEvent) -> None:
     """Nobody took the call in time: the patient heard the no-handler message. The call counts
     as abandoned (Ofcom) and a handler rings the patient back."""
     reach(session, attempt.referral_id, Channel.CALL, at=event.received_at)

@@ -27,10 +27,10 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import Integer, Select, bindparam, func, select
+from sqlalchemy import Integer, Select, bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
-from rmc_outreach import attempts, claim_writes
+from rmc_outreach import abandonment, attempts, claim_writes, pacing
 from rmc_outreach.claim_writes import NewAttempt, ReferralMove
 from rmc_outreach.clock import now as clock_now
 from rmc_outreach.db import session_scope
@@ -181,23 +181,40 @@ def _claimable_query(
         .limit(bindparam("batch", type_=Integer))
         .with_for_update(skip_locked=True, of=Referral)
     )
-    if exclude_calls:
+    if not exclude_calls:  # no automated call within the lockout after an abandoned call
+        query = query.where(
+            or_(
+                Referral.next_channel != Channel.CALL,
+                Referral.id.not_in(bindparam("locked", expanding=True)),
+            )
+        )
+    else:
         query = query.where(Referral.next_channel != Channel.CALL)
     return query
 
 
 def _claimable(
-    session: Session, moment: datetime, limit: int, *, exclude_calls: bool
+    session: Session, config: EngineConfig, moment: datetime, limit: int, *, exclude_calls: bool
 ) -> list[DueReferral]:
     """Due referrals with a planned step, locked (``SKIP LOCKED``), 2WW then urgent then
-    routine, earliest due first; one small query per priority on ``ix_referral_dispatch``."""
+    routine, earliest due first; one small query per priority on ``ix_referral_dispatch``.
+
+    Priorities a supervisor paused are left alone, and no call goes to a referral locked by a
+    recent abandoned call (``abandonment.locked_referral_ids``: Ofcom's 72 hours)."""
     found: list[DueReferral] = []
     query = _claimable_query(exclude_calls=exclude_calls)
+    paused = pacing.paused_priorities(session)
+    values: dict[str, object] = {"moment": moment}
+    if not exclude_calls:
+        lockout = abandonment.locked_referral_ids(moment, config.redial_lockout)
+        values["locked"] = list(session.scalars(lockout))
     for priority in PRIORITY_ORDER:
         remaining = limit - len(found)
         if remaining <= 0:
             break
-        rows = session.execute(query, {"priority": priority, "moment": moment, "batch": remaining})
+        if priority in paused:
+            continue
+        rows = session.execute(query, {**values, "priority": priority, "batch": remaining})
         found.extend(
             DueReferral(referral_id, priority, step, last_contact_at, channel, patient)
             for referral_id, step, last_contact_at, channel, patient in rows
@@ -339,7 +356,9 @@ def claim_due(session: Session, config: EngineConfig, moment: datetime) -> list[
     call_slots = config.max_calls_in_flight - calls_in_flight(session)
     outcomes: list[QueuedAttempt | NewAttempt] = []  # in claim order
     moves: list[ReferralMove] = []
-    due = _claimable(session, moment, config.dispatch_batch_size, exclude_calls=call_slots <= 0)
+    due = _claimable(
+        session, config, moment, config.dispatch_batch_size, exclude_calls=call_slots <= 0
+    )
     pending_of = _pending_attempts_of(session, [item.referral_id for item in due])
     for item in due:
         pending = next(

@@ -1,7 +1,8 @@
 """The contact engine's knobs, built once per process from settings.
 
-Defaults suit one centre; each can be overridden from the environment (names below). Pacing
-(issue 4) will replace ``max_calls_in_flight`` with a real answer to "how many calls may start now".
+Defaults suit one centre; each can be overridden from the environment (names below).
+``pacing_limits`` gathers the knobs ``rmc_outreach.pacing`` needs to answer "how many calls may
+start now"; ``max_calls_in_flight`` is its concurrency limit.
 """
 
 from __future__ import annotations
@@ -22,6 +23,39 @@ from rmc_outreach.telephony.urls import WebhookUrls
 # The caller id used when none is configured outside production: an Ofcom drama-range number.
 FICTIONAL_CALLER_ID = "+441632960000"
 
+# Ofcom's persistent-misuse policy: abandoned calls under 3% of live-answered calls per day, and
+# no call to the same number within 72 hours of an abandoned call. Production may be stricter,
+# never looser.
+OFCOM_ABANDONED_RATE_CAP = 0.03
+OFCOM_REDIAL_LOCKOUT = timedelta(hours=72)
+
+
+@dataclass(frozen=True)
+class PacingLimits:
+    """The configured limits on outbound calling that pacing must respect."""
+
+    max_calls_per_second: int = 1  # RMC_MAX_CALLS_PER_SECOND (Twilio's default account rate)
+    max_concurrent_calls: int = 20  # RMC_MAX_CALLS_IN_FLIGHT
+    abandoned_rate_cap: float = OFCOM_ABANDONED_RATE_CAP  # RMC_ABANDONED_RATE_CAP
+    redial_lockout: timedelta = OFCOM_REDIAL_LOCKOUT  # RMC_REDIAL_LOCKOUT_HOURS
+
+    def __post_init__(self) -> None:
+        if self.max_calls_per_second < 1:
+            raise ValueError(
+                f"max calls per second must be at least 1, got {self.max_calls_per_second}"
+            )
+        if self.max_concurrent_calls < 1:
+            raise ValueError(
+                f"max concurrent calls must be at least 1, got {self.max_concurrent_calls}"
+            )
+        if not 0 < self.abandoned_rate_cap <= 1:
+            raise ValueError(
+                f"the abandoned-call rate cap must be a fraction above 0 and at most 1, "
+                f"got {self.abandoned_rate_cap}"
+            )
+        if self.redial_lockout <= timedelta(0):
+            raise ValueError("the no-redial lockout after an abandoned call must be positive")
+
 
 @dataclass(frozen=True)
 class EngineConfig:
@@ -36,7 +70,10 @@ class EngineConfig:
     policy: JourneyPolicy = field(default_factory=JourneyPolicy)
     dispatch_batch_size: int = 100  # RMC_DISPATCH_BATCH_SIZE
     admit_batch_size: int = 500  # RMC_ADMIT_BATCH_SIZE
-    max_calls_in_flight: int = 20  # RMC_MAX_CALLS_IN_FLIGHT (seam for issue 4's pacing)
+    max_calls_in_flight: int = 20  # RMC_MAX_CALLS_IN_FLIGHT (pacing's concurrency limit)
+    max_calls_per_second: int = 1  # RMC_MAX_CALLS_PER_SECOND
+    abandoned_rate_cap: float = OFCOM_ABANDONED_RATE_CAP  # RMC_ABANDONED_RATE_CAP
+    redial_lockout: timedelta = OFCOM_REDIAL_LOCKOUT  # RMC_REDIAL_LOCKOUT_HOURS
     ring_timeout_s: int = 25  # Ofcom: let unanswered calls ring at least 15 s
     hold_wait: timedelta = timedelta(seconds=60)  # RMC_HOLD_WAIT_SECONDS
     hold_pause_s: int = 15
@@ -62,6 +99,19 @@ class EngineConfig:
     retry_after_provider_outage: timedelta = timedelta(minutes=5)
     print_cut_time: time = time(16, 0)  # RMC_PRINT_CUT_TIME (HH:MM, local)
 
+    def __post_init__(self) -> None:
+        self.pacing_limits  # noqa: B018 - validates the pacing knobs at construction
+
+    @property
+    def pacing_limits(self) -> PacingLimits:
+        """The limits pacing respects, from this configuration."""
+        return PacingLimits(
+            max_calls_per_second=self.max_calls_per_second,
+            max_concurrent_calls=self.max_calls_in_flight,
+            abandoned_rate_cap=self.abandoned_rate_cap,
+            redial_lockout=self.redial_lockout,
+        )
+
 
 def in_clock_time(real: timedelta) -> timedelta:
     """A real duration in the time ``clock.now()`` keeps: longer when the demo's simulated clock
@@ -74,10 +124,39 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
     raw = env.get(name, "").strip()
     if not raw:
         return default
-    value = int(raw)
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number, got {raw!r}") from None
     if value <= 0:
         raise ValueError(f"{name} must be positive, got {value}")
     return value
+
+
+def _abandoned_rate_cap(env: Mapping[str, str], *, production: bool) -> float:
+    name = "RMC_ABANDONED_RATE_CAP"
+    raw = env.get(name, "").strip()
+    if not raw:
+        return OFCOM_ABANDONED_RATE_CAP
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a fraction such as 0.03, got {raw!r}") from None
+    if not 0 < value <= 1:
+        raise ValueError(f"{name} must be a fraction above 0 and at most 1 (0.03 is 3%), got {raw}")
+    if production and value > OFCOM_ABANDONED_RATE_CAP:
+        raise ValueError(
+            f"{name} may not exceed Ofcom's {OFCOM_ABANDONED_RATE_CAP} in production, got {raw}"
+        )
+    return value
+
+
+def _redial_lockout(env: Mapping[str, str], *, production: bool) -> timedelta:
+    name = "RMC_REDIAL_LOCKOUT_HOURS"
+    lockout = timedelta(hours=_int(env, name, int(OFCOM_REDIAL_LOCKOUT.total_seconds()) // 3600))
+    if production and lockout < OFCOM_REDIAL_LOCKOUT:
+        raise ValueError(f"{name} may not be shorter than Ofcom's 72 hours in production")
+    return lockout
 
 
 def engine_config(settings: Settings, env: Mapping[str, str] | None = None) -> EngineConfig:
@@ -101,6 +180,9 @@ def engine_config(settings: Settings, env: Mapping[str, str] | None = None) -> E
         dispatch_batch_size=_int(env, "RMC_DISPATCH_BATCH_SIZE", 100),
         admit_batch_size=_int(env, "RMC_ADMIT_BATCH_SIZE", 500),
         max_calls_in_flight=_int(env, "RMC_MAX_CALLS_IN_FLIGHT", 20),
+        max_calls_per_second=_int(env, "RMC_MAX_CALLS_PER_SECOND", 1),
+        abandoned_rate_cap=_abandoned_rate_cap(env, production=settings.production),
+        redial_lockout=_redial_lockout(env, production=settings.production),
         hold_wait=timedelta(seconds=_int(env, "RMC_HOLD_WAIT_SECONDS", 60)),
         print_cut_time=time.fromisoformat(cut) if cut else time(16, 0),
     )

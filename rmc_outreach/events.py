@@ -19,10 +19,12 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -37,6 +39,7 @@ from rmc_outreach.models import (
     ContactAttempt,
     Patient,
     ProviderEvent,
+    Referral,
 )
 
 log = logging.getLogger(__name__)
@@ -118,16 +121,42 @@ def _rank(outcome: AttemptOutcome | None) -> int:
     return OUTCOME_PRECEDENCE.index(outcome) if outcome in OUTCOME_PRECEDENCE else -1
 
 
-def settle_call(session: Session, attempt_id: uuid.UUID) -> None:
-    """Make the call attempt final (or raise its outcome) from the facts recorded so far."""
-    attempt = attempts.get(session, attempt_id)
+def settle_call(session: Session, attempt: ContactAttempt | uuid.UUID) -> None:
+    """Make the call attempt final (or raise its outcome) from the facts recorded so far.
+
+    Pass the attempt loaded in this transaction (under its referral's lock) or its id.
+    """
+    if not isinstance(attempt, ContactAttempt):
+        attempt = attempts.get(session, attempt)
     outcome = call_outcome(attempt)
     if outcome is None:
         return
     if attempt.state is not AttemptState.FINAL:
-        attempts.finish(session, attempt_id, outcome, ended_at=attempt.ended_at)
+        attempts.finish(session, attempt.id, outcome, ended_at=attempt.ended_at)
     elif attempt.outcome is not None and _rank(outcome) > _rank(attempt.outcome):
-        attempts.raise_outcome(session, attempt_id, attempt.outcome, outcome)
+        attempts.raise_outcome(session, attempt.id, attempt.outcome, outcome)
+
+
+def needs_prompt_apply(kind: str, payload: Mapping[str, Any]) -> bool:
+    """Whether a stored callback must be applied by a task of its own at once.
+
+    Callbacks that only record a fact and act on nothing (the call was answered; a person, not
+    a machine, answered; an SMS is on its way) wait: the next callback of the same attempt that
+    does need applying applies them first, in the order received (``apply_event``), and the
+    sweeper applies any left over. A call always ends with a final status callback (or the
+    sweeper's fetch), so nothing waits for ever, and a call costs a task per decision, not per
+    callback.
+    """
+    if kind == EventKind.CALL_ANSWER:
+        return False
+    if kind == EventKind.CALL_STATUS:
+        return str(payload.get("CallStatus") or "") in FINAL_CALL_STATUSES
+    if kind == EventKind.CALL_AMD:
+        return str(payload.get("AnsweredBy") or "") in MACHINE_ANSWERS
+    if kind == EventKind.SMS_STATUS:
+        status = payload.get("MessageStatus") or payload.get("SmsStatus") or ""
+        return str(status) in FINAL_SMS_STATUSES
+    return True
 
 
 def record_event(
@@ -195,25 +224,22 @@ def _int(value: Any) -> int | None:
         return None
 
 
-def apply_sms_status(session: Session, event: ProviderEvent) -> None:
+def apply_sms_status(session: Session, attempt: ContactAttempt, payload: Mapping[str, Any]) -> None:
     """Delivery report: final on delivered/undelivered/failed; a 21610 records the opt-out."""
-    if event.attempt_id is None:
-        return
-    status = str(event.payload.get("MessageStatus") or event.payload.get("SmsStatus") or "")
-    attempts.annotate(session, event.attempt_id, provider_sid=event.payload.get("MessageSid"))
+    status = str(payload.get("MessageStatus") or payload.get("SmsStatus") or "")
+    attempts.record_facts(session, attempt, {"provider_sid": payload.get("MessageSid")})
     outcome = FINAL_SMS_STATUSES.get(status)
     if outcome is None:
         return
-    error_code = _int(event.payload.get("ErrorCode"))
-    attempts.annotate(session, event.attempt_id, provider_status=status)
+    error_code = _int(payload.get("ErrorCode"))
+    attempts.record_facts(session, attempt, {"provider_status": status})
     attempts.finish(
         session,
-        event.attempt_id,
+        attempt.id,
         outcome,
         error_reason=f"provider_error_{error_code}" if error_code else None,
     )
     if error_code == 21610:
-        attempt = attempts.get(session, event.attempt_id)
         session.execute(
             update(Patient)
             .where(Patient.mobile_phone == attempt.destination, Patient.sms_opted_out_at.is_(None))
@@ -221,25 +247,67 @@ def apply_sms_status(session: Session, event: ProviderEvent) -> None:
         )
 
 
+@dataclass(frozen=True)
+class StoredEvent:
+    """A stored event taken for applying in this transaction."""
+
+    id: int
+    kind: str
+    attempt_id: uuid.UUID | None
+    payload: dict[str, Any]
+    received_at: datetime
+
+
+def _claim_events(session: Session, *conditions: Any) -> list[StoredEvent]:
+    """Mark unapplied events matching ``conditions`` applied; returns them in arrival order."""
+    rows = session.execute(
+        update(ProviderEvent)
+        .where(ProviderEvent.processed_at.is_(None), *conditions)
+        .values(processed_at=now())
+        .returning(
+            ProviderEvent.id,
+            ProviderEvent.kind,
+            ProviderEvent.attempt_id,
+            ProviderEvent.payload,
+            ProviderEvent.received_at,
+        )
+        .execution_options(synchronize_session=False)
+    ).all()
+    return sorted((StoredEvent(*row) for row in rows), key=lambda event: event.id)
+
+
 def apply_event(event_id: int) -> tuple[FollowUps, bool]:
-    """Apply a stored event once, in its own transaction; returns its follow-ups and whether it
+    """Apply a stored event once, in its own transaction, with every earlier event of the same
+    attempt still waiting (``needs_prompt_apply``); returns the follow-ups and whether the event
     was applied now (False: it had been applied already, a duplicate task)."""
     from rmc_outreach import call_events, inbound_sms
 
     follow_ups = FollowUps()
     with session_scope() as session:
-        if not mark_processed(session, event_id):
+        owner = session.execute(
+            select(ContactAttempt.id)
+            .join(Referral, Referral.id == ContactAttempt.referral_id)
+            .join(ProviderEvent, ProviderEvent.attempt_id == ContactAttempt.id)
+            .where(ProviderEvent.id == event_id)
+            .with_for_update(of=Referral)
+        ).first()
+        if owner is None:  # no attempt: an inbound text
+            claimed = _claim_events(session, ProviderEvent.id == event_id)
+        else:  # the referral's lock is taken first, as by every writer of its attempts
+            claimed = _claim_events(session, ProviderEvent.attempt_id == owner.id)
+        if not any(event.id == event_id for event in claimed):
             log.info("provider event %s already applied", event_id)
             return follow_ups, False
-        event = session.get_one(ProviderEvent, event_id)
-        if event.attempt_id is not None:
-            attempts.lock_referral_of(session, event.attempt_id)
-        if event.kind == EventKind.SMS_STATUS:
-            apply_sms_status(session, event)
-        elif event.kind == EventKind.SMS_INBOUND:
-            inbound_sms.apply_reply(session, event)
-        elif event.attempt_id is not None:
-            attempt = attempts.get(session, event.attempt_id)
-            if attempt.channel is Channel.CALL:
+        attempt: ContactAttempt | None = None
+        for event in claimed:
+            if event.kind == EventKind.SMS_INBOUND:
+                inbound_sms.apply_reply(session, event)
+                continue
+            if event.attempt_id is None:
+                continue
+            attempt = attempt or attempts.get(session, event.attempt_id)
+            if attempt.channel is Channel.SMS:
+                apply_sms_status(session, attempt, event.payload)
+            elif attempt.channel is Channel.CALL:
                 call_events.apply_call_event(session, event, attempt, follow_ups)
     return follow_ups, True

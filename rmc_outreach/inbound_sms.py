@@ -24,9 +24,9 @@ from sqlalchemy.orm import Session
 
 from rmc_outreach.audit import record_audit_event
 from rmc_outreach.clock import now
-from rmc_outreach.events import EventKind, mark_processed, record_event
+from rmc_outreach.events import EventKind, StoredEvent, mark_processed, record_event
 from rmc_outreach.messages import PublicContext, render_sms
-from rmc_outreach.models import CallbackRequest, Channel, Patient, ProviderEvent, Referral
+from rmc_outreach.models import CallbackRequest, Channel, Patient, Referral
 from rmc_outreach.progress import open_referral_ids_of, reach
 
 log = logging.getLogger(__name__)
@@ -138,7 +138,7 @@ def set_sms_opt_out(session: Session, number: str, *, opted_out: bool, source: s
     return len(patient_ids)
 
 
-def apply_reply(session: Session, event: ProviderEvent) -> None:
+def apply_reply(session: Session, event: StoredEvent) -> None:
     """CALL or free text: the writer is reached and a handler asked to ring back."""
     number = str(event.payload.get("From") or "")
     patient_ids = list(session.scalars(select(Patient.id).where(Patient.mobile_phone == number)))

@@ -63,8 +63,10 @@ def _rowcount(result: Any) -> int:
     return cast(CursorResult[Any], result).rowcount
 
 
-def after_attempt_done(session: Session, attempt: ContactAttempt) -> bool:
-    """The journey's current step is over (call final; SMS or letter sent): plan the next one.
+def after_attempt_done(
+    session: Session, *, referral_id: int, step: int, ended_at: datetime | None
+) -> bool:
+    """The journey's step ``step`` is over (call final; SMS or letter sent): plan the next one.
 
     Only the attempt of the referral's current step moves the journey, and only while the
     referral is still in outreach and waiting on that step. Returns True when it moved.
@@ -73,20 +75,20 @@ def after_attempt_done(session: Session, attempt: ContactAttempt) -> bool:
         session.execute(
             update(Referral)
             .where(
-                Referral.id == attempt.referral_id,
+                Referral.id == referral_id,
                 Referral.status == ReferralStatus.IN_OUTREACH,
-                Referral.journey_step == attempt.step,
+                Referral.journey_step == step,
                 Referral.next_action_at.is_(None),
             )
             .values(
                 next_action_at=now(),
                 next_channel=None,
-                last_contact_at=attempt.ended_at or now(),
+                last_contact_at=ended_at or now(),
             )
         )
     )
     if moved:
-        log.info("referral %s: step %s done, next step to plan", attempt.referral_id, attempt.step)
+        log.info("referral %s: step %s done, next step to plan", referral_id, step)
     return moved == 1
 
 

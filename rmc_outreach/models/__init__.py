@@ -5,6 +5,7 @@ from rmc_outreach.models.audit import AuditEvent, ReferralImport
 from rmc_outreach.models.handlers import CallbackRequest, Handler, HandlerSession, Handoff
 from rmc_outreach.models.letters import Letter, LetterStatus, PrintBatch
 from rmc_outreach.models.patients import Patient
+from rmc_outreach.models.pauses import ALL_PRIORITIES_SCOPE, OutreachPause
 from rmc_outreach.models.referrals import Referral
 from rmc_outreach.models.states import (
     OPEN_REFERRAL_STATUSES,
@@ -20,6 +21,7 @@ from rmc_outreach.models.states import (
 from rmc_outreach.models.users import User
 
 __all__ = [
+    "ALL_PRIORITIES_SCOPE",
     "OPEN_REFERRAL_STATUSES",
     "AttemptOutcome",
     "AttemptState",
@@ -34,6 +36,7 @@ __all__ = [
     "ImportStatus",
     "Letter",
     "LetterStatus",
+    "OutreachPause",
     "Patient",
     "PrintBatch",
     "Priority",

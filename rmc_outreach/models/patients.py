@@ -29,7 +29,8 @@ class Patient(Base):
 
     # Indexed: inbound SMS are matched to patients by their mobile number.
     mobile_phone: Mapped[str | None] = mapped_column(String(16), index=True)
-    landline_phone: Mapped[str | None] = mapped_column(String(16))
+    # Indexed too: the no-redial lockout (and caller recognition) find patients by number.
+    landline_phone: Mapped[str | None] = mapped_column(String(16), index=True)
     carer_phone: Mapped[str | None] = mapped_column(String(16))
 
     address_line_1: Mapped[str | None] = mapped_column(String(100))

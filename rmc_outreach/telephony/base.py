@@ -19,6 +19,9 @@ class CallRequest:
     ring_timeout_s: int = 25
     machine_detection_timeout_s: int = 30
     time_limit_s: int = 3600
+    # Call progress events posted to the status callback. The engine needs only the final one:
+    # the answer URL tells it the call was answered; each extra event is a webhook more a call.
+    status_events: tuple[str, ...] = ("completed",)
 
 
 @dataclass(frozen=True)

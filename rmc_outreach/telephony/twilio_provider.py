@@ -38,7 +38,6 @@ log = logging.getLogger(__name__)
 logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
 T = TypeVar("T")
 
-CALL_PROGRESS_EVENTS = ["initiated", "ringing", "answered", "completed"]
 HTTP_TIMEOUT_S = 10.0
 
 
@@ -146,7 +145,7 @@ class TwilioProvider:
                 url=request.answer_url,
                 method="POST",
                 status_callback=request.status_callback_url,
-                status_callback_event=CALL_PROGRESS_EVENTS,
+                status_callback_event=list(request.status_events),
                 status_callback_method="POST",
                 timeout=request.ring_timeout_s,
                 machine_detection="DetectMessageEnd",

@@ -20,7 +20,7 @@ class WebhookUrls:
         return self._url(f"voice/{attempt_id}/answer")
 
     def call_status(self, attempt_id: uuid.UUID) -> str:
-        """Call progress callbacks (initiated, ringing, answered, completed)."""
+        """Call status callbacks (we subscribe to the final status only)."""
         return self._url(f"voice/{attempt_id}/status")
 
     def call_amd(self, attempt_id: uuid.UUID) -> str:

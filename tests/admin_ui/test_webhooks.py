@@ -143,6 +143,50 @@ def test_a_replayed_callback_is_stored_and_applied_once(webhooks: Webhooks) -> N
     assert (attempt.state, attempt.outcome) == (AttemptState.FINAL, AttemptOutcome.BUSY)
 
 
+def test_facts_that_decide_nothing_wait_and_are_applied_with_the_final_status_in_order(
+    webhooks: Webhooks,
+) -> None:
+    attempt_id, call_sid = sent_call()
+    voice = f"/twilio/voice/{attempt_id}"
+
+    with frozen_at(WEDNESDAY_10AM):
+        webhooks.post(f"{voice}/answer", call_params(call_sid))
+    with frozen_at(WEDNESDAY_10AM + timedelta(seconds=3)):
+        webhooks.post(f"{voice}/amd", call_params(call_sid, AnsweredBy="human"))
+    waiting = (len(webhooks.enqueued), stored_events())
+    with frozen_at(WEDNESDAY_10AM + timedelta(seconds=40)):
+        webhooks.post(
+            f"{voice}/status",
+            call_params(call_sid, CallStatus="completed", SequenceNumber="0", CallDuration="40"),
+        )
+    ran = webhooks.run_enqueued()
+
+    assert waiting == (0, 2)  # stored, no task of their own
+    assert ran == 1  # one task applied all three, in the order received
+    with session_scope(read_only=True) as session:
+        unapplied = session.scalars(
+            select(ProviderEvent.id).where(ProviderEvent.processed_at.is_(None))
+        ).all()
+    attempt = load_attempt(attempt_id)
+    assert unapplied == []
+    assert attempt.answered_at == WEDNESDAY_10AM
+    assert attempt.answered_by == "human"
+    assert attempt.duration_seconds == 40
+    assert (attempt.state, attempt.outcome) == (AttemptState.FINAL, AttemptOutcome.NO_ANSWER)
+
+
+def test_a_machine_answer_is_applied_at_once_so_the_voicemail_follows_the_beep(
+    webhooks: Webhooks,
+) -> None:
+    attempt_id, call_sid = sent_call()
+    webhooks.post(f"/twilio/voice/{attempt_id}/answer", call_params(call_sid))
+    webhooks.post(
+        f"/twilio/voice/{attempt_id}/amd", call_params(call_sid, AnsweredBy="machine_end_beep")
+    )
+
+    assert [name for name, _args in webhooks.enqueued] == ["apply-provider-event"]
+
+
 def test_answering_plays_the_greeting_and_options_in_en_gb_with_the_attempt_in_the_action(
     webhooks: Webhooks,
 ) -> None:

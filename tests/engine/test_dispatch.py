@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta
 import pytest
 from sqlalchemy import Engine, select
 
-from rmc_outreach import attempts, dispatch, outreach
+from rmc_outreach import attempts, dispatch, outreach, pacing
 from rmc_outreach.clock import frozen_at
 from rmc_outreach.db import session_scope
 from rmc_outreach.engine_config import EngineConfig
@@ -17,6 +17,7 @@ from rmc_outreach.models import (
     AttemptState,
     Channel,
     ContactAttempt,
+    Handoff,
     Priority,
     Referral,
     ReferralStatus,
@@ -28,7 +29,7 @@ from tests.engine.support import (
     WEDNESDAY_EVENING,
     FakeProvider,
 )
-from tests.factories import create_referral
+from tests.factories import create_attempt, create_referral
 
 
 def due_referral(priority: Priority, due_minutes_ago: int, channel: Channel = Channel.CALL) -> int:
@@ -283,3 +284,51 @@ def test_no_attempt_is_claimed_in_the_last_seconds_before_the_window_closes(
         assert session.get_one(Referral, referral_id).next_action_at == config.window.opening(
             date(2026, 11, 26)
         )
+
+
+def test_a_paused_priority_is_not_contacted_until_outreach_resumes(
+    database: Engine, config: EngineConfig
+) -> None:
+    with frozen_at(WEDNESDAY_10AM):
+        urgent = due_referral(Priority.URGENT, 10)
+        routine = due_referral(Priority.ROUTINE, 20)
+        with session_scope() as session:
+            pacing.pause(session, Priority.ROUTINE, reason="clinic list full", actor_label="test")
+        while_paused = queued_referral_ids(dispatch.run_dispatch(config))
+        with session_scope() as session:
+            pacing.resume(session, Priority.ROUTINE, actor_label="test")
+        after_resume = queued_referral_ids(dispatch.run_dispatch(config))
+
+    assert while_paused == [urgent]
+    assert after_resume == [routine]
+
+
+def test_no_call_within_the_lockout_after_an_abandoned_call_but_texts_still_go(
+    database: Engine, config: EngineConfig
+) -> None:
+    abandoned_at = WEDNESDAY_10AM - timedelta(hours=71, minutes=59)
+    with frozen_at(WEDNESDAY_10AM):
+        locked_call = due_referral(Priority.URGENT, 10)
+        locked_text = due_referral(Priority.URGENT, 5, channel=Channel.SMS)
+        free_call = due_referral(Priority.ROUTINE, 20)
+        with session_scope() as session:
+            for referral_id in (locked_call, locked_text):
+                referral = session.get_one(Referral, referral_id)
+                earlier = create_attempt(
+                    session, referral, state=AttemptState.FINAL, step=0, created_at=abandoned_at
+                )
+                session.add(
+                    Handoff(
+                        attempt_id=earlier.id,
+                        referral_id=referral_id,
+                        queued_at=abandoned_at,
+                        ended_at=abandoned_at,
+                        abandoned=True,
+                    )
+                )
+        first = queued_referral_ids(dispatch.run_dispatch(config))
+    with frozen_at(abandoned_at + timedelta(hours=72, minutes=1)):
+        later = queued_referral_ids(dispatch.run_dispatch(config))
+
+    assert first == [locked_text, free_call]
+    assert later == [locked_call]

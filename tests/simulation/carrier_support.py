@@ -186,7 +186,12 @@ class Harness:
     settings: Settings
     provider: TwilioProvider
 
-    def call(self, to: str, attempt: uuid.UUID | None = None) -> tuple[uuid.UUID, str]:
+    def call(
+        self,
+        to: str,
+        attempt: uuid.UUID | None = None,
+        status_events: tuple[str, ...] = ("completed",),
+    ) -> tuple[uuid.UUID, str]:
         """Place a call through the provider; returns (attempt id, call SID)."""
         attempt = attempt or uuid.uuid4()
         urls = self.receiver.urls
@@ -197,6 +202,7 @@ class Harness:
                 answer_url=urls.call_answer(attempt),
                 status_callback_url=urls.call_status(attempt),
                 amd_callback_url=urls.call_amd(attempt),
+                status_events=status_events,
             )
         )
         return attempt, placed.sid

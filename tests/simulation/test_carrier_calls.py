@@ -23,6 +23,7 @@ from tests.simulation.carrier_support import (
 )
 
 PATIENT = "+447700900101"
+ALL_PROGRESS_EVENTS = ("initiated", "ringing", "answered", "completed")
 
 
 def _statuses(h: Harness, attempt: uuid.UUID) -> list[tuple[str, int, dict[str, str]]]:
@@ -84,7 +85,7 @@ def test_status_callbacks_arrive_in_order_with_sequence_numbers_and_the_duration
     tmp_path: Path,
 ) -> None:
     with harness(tmp_path, quiet_population(keypad_weights={"3": 1.0})) as h:
-        attempt, sid = h.call(PATIENT)
+        attempt, sid = h.call(PATIENT, status_events=ALL_PROGRESS_EVENTS)
         entry = _finished(h, sid)
         h.receiver.wait_for(lambda: len(_statuses(h, attempt)) == 4)
 
@@ -172,9 +173,22 @@ def test_a_voicemail_that_starts_before_the_beep_is_recorded_as_clipped(
         assert 0 < recording["message_chars"] < len(render_voice("voicemail", CONTEXT))
 
 
+def test_only_the_final_status_is_posted_when_only_it_is_subscribed(tmp_path: Path) -> None:
+    with harness(tmp_path, quiet_population(keypad_weights={"3": 1.0})) as h:
+        attempt, sid = h.call(PATIENT)  # the engine's default: ("completed",)
+        entry = _finished(h, sid)
+        h.receiver.wait_for(lambda: len(_statuses(h, attempt)) >= 1)
+
+        assert [(status, number) for status, number, _ in _statuses(h, attempt)] == [
+            ("completed", 0)
+        ]
+        assert _statuses(h, attempt)[0][2]["CallDuration"] == str(entry["duration_s"])
+        assert len(h.receiver.of_kind("answer", attempt)) == 1
+
+
 def test_nobody_answering_ends_as_no_answer_after_the_ring_timeout(tmp_path: Path) -> None:
     with harness(tmp_path, quiet_population(answer_rate_override=0.0)) as h:
-        attempt, sid = h.call(PATIENT)
+        attempt, sid = h.call(PATIENT, status_events=ALL_PROGRESS_EVENTS)
         entry = _finished(h, sid)
         h.receiver.wait_for(lambda: len(_statuses(h, attempt)) == 3)
 
@@ -187,13 +201,13 @@ def test_nobody_answering_ends_as_no_answer_after_the_ring_timeout(tmp_path: Pat
 
 def test_a_busy_line_ends_busy_and_a_dead_number_fails_without_ringing(tmp_path: Path) -> None:
     with harness(tmp_path, quiet_population(busy_rate=1.0)) as h:
-        attempt, sid = h.call(PATIENT)
+        attempt, sid = h.call(PATIENT, status_events=ALL_PROGRESS_EVENTS)
         assert _finished(h, sid)["status"] == "busy"
         h.receiver.wait_for(lambda: len(_statuses(h, attempt)) == 3)
         assert [s for s, _, _ in _statuses(h, attempt)] == ["initiated", "ringing", "busy"]
 
     with harness(tmp_path / "dead", quiet_population(dead_number_share=1.0)) as h:
-        attempt, sid = h.call(PATIENT)
+        attempt, sid = h.call(PATIENT, status_events=ALL_PROGRESS_EVENTS)
         assert _finished(h, sid)["status"] == "failed"
         h.receiver.wait_for(lambda: len(_statuses(h, attempt)) == 2)
         assert [s for s, _, _ in _statuses(h, attempt)] == ["initiated", "failed"]

@@ -1,0 +1,376 @@
+"""Pacing: how many outbound calls may start now.
+
+``decide`` is a pure function of ``PacingInputs``; ``gather_inputs`` measures them from the
+database. The idea: every call placed may become a patient asking for a handler (with chance
+``answer rate x speak-to-someone rate``), so the calls still undecided plus the new ones must
+not be expected to bring more patients than there are handlers free (available handlers minus
+patients already waiting). As today's abandoned-call rate rises from half the cap to the cap,
+the number of calls per free handler falls from that expectation to one: at or over the cap,
+each call in flight has a free handler of its own (Ofcom's "handler guaranteed"). Never more
+than the calls-per-second and concurrent-call limits allow; nothing while paused.
+
+Definitions used here and everywhere else (``abandonment``):
+
+- *live-answered*: an outbound call answered by a person (``answered_by = 'human'``, or any
+  keypad choice, which only a person makes);
+- *abandoned*: a handoff (a patient waiting for a handler) nobody took in time;
+- the *abandoned-call rate* of a day: abandoned / live-answered among the outbound calls
+  placed that local day (``abandonment.abandoned_rate``).
+
+Pauses (``pause``, ``resume``, ``paused_priorities``) stop outreach for every priority or one;
+dispatch skips the paused priorities (``PacingDecision.priorities``) on every channel.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy.orm import Session
+
+from rmc_outreach import abandonment, attempts
+from rmc_outreach.audit import record_audit_event
+from rmc_outreach.clock import now
+from rmc_outreach.engine_config import EngineConfig, PacingLimits
+from rmc_outreach.events import MACHINE_ANSWERS
+from rmc_outreach.models import (
+    ALL_PRIORITIES_SCOPE,
+    AttemptState,
+    Channel,
+    ContactAttempt,
+    Handler,
+    HandlerState,
+    Handoff,
+    OutreachPause,
+    Priority,
+)
+from rmc_outreach.models.states import PRIORITY_ORDER
+
+# Throttling starts when today's abandoned rate reaches this share of the cap.
+THROTTLE_FROM = 0.5
+# However rarely calls have become handoffs lately, never more calls than this per free handler.
+MAX_CALLS_PER_FREE_HANDLER = 20.0
+# Measured rates: calls placed in this recent window, blended with priors while data is scarce
+# (the prior counts as this many observations). About half of outbound calls go unanswered
+# (domain.md); the speak-to-someone prior is deliberately high, so pacing starts cautious.
+RATE_WINDOW = timedelta(hours=2)
+ANSWER_RATE_PRIOR = 0.5
+SPEAK_RATE_PRIOR = 0.5
+PRIOR_WEIGHT = 20
+# A patient still waiting after the hold wait plus this is a lost event, not a waiting patient.
+WAITING_GRACE = timedelta(minutes=2)
+
+
+class HoldReason(StrEnum):
+    """Why pacing allows no call now."""
+
+    PAUSED = "paused"
+    NO_HANDLER = "no_handler"  # no handler free (or patients already waiting for every one)
+    CONCURRENCY_LIMIT = "concurrency_limit"
+    CALL_RATE_LIMIT = "call_rate_limit"  # calls per second
+    ABANDON_CAP_REACHED = "abandon_cap_reached"  # one call per free handler, all in flight
+    ABANDON_CAP_NEAR = "abandon_cap_near"  # throttled as the rate nears the cap
+    HANDLERS_COVERED = "handlers_covered"  # calls in flight are expected to fill every handler
+
+
+@dataclass(frozen=True)
+class PacingInputs:
+    """Everything pacing decides from: a snapshot of the floor and the configured limits.
+
+    ``calls_undecided`` are the calls in flight that may still bring a patient to a handler
+    (no keypad choice yet, not answered by a machine). ``answer_rate`` is live-answered / placed
+    and ``speak_rate`` is handoffs / live-answered, over a recent window. ``calls_started_recently``
+    were started in the last ``recent_seconds`` (for the calls-per-second limit).
+    """
+
+    limits: PacingLimits
+    handlers_available: int
+    patients_waiting: int
+    calls_in_flight: int
+    calls_undecided: int
+    answer_rate: float
+    speak_rate: float
+    abandoned_today: int
+    live_answered_today: int
+    calls_started_recently: int = 0
+    recent_seconds: float = 1.0
+    paused_priorities: frozenset[Priority] = field(default_factory=frozenset)
+
+    def __post_init__(self) -> None:
+        counts = (
+            self.handlers_available,
+            self.patients_waiting,
+            self.calls_in_flight,
+            self.calls_undecided,
+            self.abandoned_today,
+            self.live_answered_today,
+            self.calls_started_recently,
+        )
+        if min(counts) < 0:
+            raise ValueError("pacing counts cannot be negative")
+        if not (0 <= self.answer_rate <= 1 and 0 <= self.speak_rate <= 1):
+            raise ValueError("answer and speak-to-someone rates must be between 0 and 1")
+        if self.recent_seconds <= 0:
+            raise ValueError("recent_seconds must be positive")
+
+    @property
+    def abandoned_rate(self) -> float:
+        """Today's abandoned calls per live-answered call (0 before anyone answers)."""
+        if self.live_answered_today == 0:
+            return 0.0
+        return self.abandoned_today / self.live_answered_today
+
+    @property
+    def free_handlers(self) -> int:
+        """Available handlers not already owed to a waiting patient."""
+        return self.handlers_available - self.patients_waiting
+
+
+@dataclass(frozen=True)
+class PacingDecision:
+    """How many calls may start now, which priorities may be dispatched, and why zero."""
+
+    calls_allowed: int
+    reason: HoldReason | None
+    priorities: tuple[Priority, ...]
+    calls_per_free_handler: float
+    abandoned_rate: float
+
+
+def throttle(abandoned_rate: float, cap: float) -> float:
+    """1 (full pacing) until the rate is ``THROTTLE_FROM`` of the cap, falling linearly to 0
+    (one call per free handler) at the cap. Non-increasing in the rate."""
+    share = abandoned_rate / cap
+    if share <= THROTTLE_FROM:
+        return 1.0
+    return max(0.0, (1.0 - share) / (1.0 - THROTTLE_FROM))
+
+
+def expected_calls_per_handoff(inputs: PacingInputs) -> float:
+    """Calls placed per patient who asks for a handler, from the measured rates (capped)."""
+    handoff_chance = inputs.answer_rate * inputs.speak_rate
+    return 1 / max(handoff_chance, 1 / MAX_CALLS_PER_FREE_HANDLER)
+
+
+def calls_per_free_handler(inputs: PacingInputs) -> float:
+    """The pacing ratio: calls outstanding per free handler, from the expected calls per handoff
+    (no abandoned call today) down to 1 (a handler for every call) at the cap."""
+    headroom = throttle(inputs.abandoned_rate, inputs.limits.abandoned_rate_cap)
+    return 1.0 + headroom * (expected_calls_per_handoff(inputs) - 1.0)
+
+
+def _calls_for(free_handlers: int, ratio: float, undecided: int) -> int:
+    # The small epsilon keeps 4.0 from flooring to 3 through rounding.
+    return math.floor(free_handlers * ratio + 1e-9) - undecided
+
+
+def _limit(inputs: PacingInputs, ratio: float) -> tuple[int, HoldReason | None]:
+    """Calls allowed by each limit in turn, and the first limit that allows none."""
+    limits = inputs.limits
+    free = inputs.free_handlers
+    by_concurrency = limits.max_concurrent_calls - inputs.calls_in_flight
+    by_rate = (
+        math.floor(limits.max_calls_per_second * inputs.recent_seconds)
+        - inputs.calls_started_recently
+    )
+    by_handlers = _calls_for(free, ratio, inputs.calls_undecided)
+    checks = (
+        (free, HoldReason.NO_HANDLER),
+        (by_concurrency, HoldReason.CONCURRENCY_LIMIT),
+        (by_rate, HoldReason.CALL_RATE_LIMIT),
+        (
+            _calls_for(free, expected_calls_per_handoff(inputs), inputs.calls_undecided),
+            HoldReason.HANDLERS_COVERED,
+        ),
+    )
+    for allowed, reason in checks:
+        if allowed <= 0:
+            return 0, reason
+    if by_handlers <= 0:
+        if inputs.abandoned_rate >= limits.abandoned_rate_cap:
+            return 0, HoldReason.ABANDON_CAP_REACHED
+        return 0, HoldReason.ABANDON_CAP_NEAR
+    return min(by_concurrency, by_rate, by_handlers), None
+
+
+def decide(inputs: PacingInputs) -> PacingDecision:
+    """How many outbound calls may start now (pure), and which priorities may be dispatched."""
+    priorities = tuple(p for p in PRIORITY_ORDER if p not in inputs.paused_priorities)
+    ratio = calls_per_free_handler(inputs)
+    if priorities:
+        allowed, reason = _limit(inputs, ratio)
+    else:
+        allowed, reason = 0, HoldReason.PAUSED
+    return PacingDecision(allowed, reason, priorities, ratio, inputs.abandoned_rate)
+
+
+def smoothed_rate(successes: int, trials: int, prior: float, weight: int = PRIOR_WEIGHT) -> float:
+    """successes / trials, pulled towards ``prior`` as if it were ``weight`` more trials."""
+    return (successes + prior * weight) / (trials + weight)
+
+
+def _count(session: Session, *conditions: ColumnElement[bool]) -> int:
+    return session.scalar(select(func.count()).select_from(ContactAttempt).where(*conditions)) or 0
+
+
+def gather_inputs(
+    session: Session,
+    config: EngineConfig,
+    moment: datetime,
+    *,
+    recent: timedelta = timedelta(seconds=1),
+) -> PacingInputs:
+    """Measure pacing's inputs at ``moment``; every query reads an index (handler state is a
+    small table; attempts by state or ``created_at``; handoffs by ``queued_at``)."""
+    from rmc_outreach.dispatch import calls_in_flight
+
+    available = (
+        session.scalar(
+            select(func.count()).select_from(Handler).where(Handler.state == HandlerState.AVAILABLE)
+        )
+        or 0
+    )
+    waiting = (
+        session.scalar(
+            select(func.count())
+            .select_from(Handoff)
+            .where(
+                Handoff.queued_at >= moment - config.hold_wait - WAITING_GRACE,
+                Handoff.connected_at.is_(None),
+                Handoff.ended_at.is_(None),
+                Handoff.abandoned.is_(False),
+            )
+        )
+        or 0
+    )
+    in_flight = calls_in_flight(session)
+    decided = _count(
+        session,
+        ContactAttempt.state.in_(attempts.IN_FLIGHT_STATES),
+        ContactAttempt.channel == Channel.CALL,
+        or_(
+            ContactAttempt.keypad_choice.is_not(None),
+            ContactAttempt.answered_by.in_(sorted(MACHINE_ANSWERS)),
+        ),
+    )
+    recent_calls = and_(
+        ContactAttempt.created_at >= moment - RATE_WINDOW,
+        ContactAttempt.created_at <= moment,
+        ContactAttempt.channel == Channel.CALL,
+        ContactAttempt.state == AttemptState.FINAL,
+    )
+    placed = _count(session, recent_calls)
+    live = _count(session, recent_calls, abandonment.live_answered())
+    handoffs = (
+        session.scalar(
+            select(func.count())
+            .select_from(Handoff)
+            .join(ContactAttempt, ContactAttempt.id == Handoff.attempt_id)
+            .where(recent_calls)
+        )
+        or 0
+    )
+    day = abandonment.day_figures(session, config.window.local(moment).date(), config.window)
+    started = _count(
+        session,
+        ContactAttempt.created_at > moment - recent,
+        ContactAttempt.created_at <= moment,
+        ContactAttempt.channel == Channel.CALL,
+    )
+    return PacingInputs(
+        limits=config.pacing_limits,
+        handlers_available=available,
+        patients_waiting=waiting,
+        calls_in_flight=in_flight,
+        calls_undecided=max(0, in_flight - decided),
+        answer_rate=smoothed_rate(live, placed, ANSWER_RATE_PRIOR),
+        speak_rate=smoothed_rate(min(handoffs, live), live, SPEAK_RATE_PRIOR),
+        abandoned_today=day.abandoned,
+        live_answered_today=day.live_answered,
+        calls_started_recently=started,
+        recent_seconds=recent.total_seconds(),
+        paused_priorities=paused_priorities(session),
+    )
+
+
+def _scope(scope: Priority | str) -> str:
+    if scope == ALL_PRIORITIES_SCOPE:
+        return ALL_PRIORITIES_SCOPE
+    try:
+        return Priority(scope).value
+    except ValueError:
+        choices = ", ".join([ALL_PRIORITIES_SCOPE, *(p.value for p in PRIORITY_ORDER)])
+        raise ValueError(f"a pause scope must be one of {choices}, got {scope!r}") from None
+
+
+def pause(
+    session: Session,
+    scope: Priority | str,
+    *,
+    reason: str,
+    actor_label: str,
+    user_id: int | None = None,
+) -> bool:
+    """Pause outreach for ``scope`` (``"all"`` or a priority); True if it was not paused
+    already. Recorded in the audit trail either way."""
+    key = _scope(scope)
+    reason = " ".join(reason.split())
+    if not reason or len(reason) > 200:
+        raise ValueError("a pause needs a reason of 1-200 characters")
+    existing = session.get(OutreachPause, key, with_for_update=True)
+    if existing is None:
+        session.add(
+            OutreachPause(scope=key, paused_at=now(), paused_by_user_id=user_id, reason=reason)
+        )
+        session.flush()
+    record_audit_event(
+        session,
+        actor_label=actor_label,
+        actor_user_id=user_id,
+        action="outreach.pause",
+        outcome="success" if existing is None else "already_paused",
+        object_type="outreach_scope",
+        object_id=key,
+        detail={"reason": reason},
+    )
+    return existing is None
+
+
+def resume(
+    session: Session, scope: Priority | str, *, actor_label: str, user_id: int | None = None
+) -> bool:
+    """Resume outreach for ``scope``; True if it was paused. Recorded in the audit trail.
+
+    Resuming one priority while ``"all"`` is paused leaves it paused (resume ``"all"`` too).
+    """
+    key = _scope(scope)
+    existing = session.get(OutreachPause, key, with_for_update=True)
+    if existing is not None:
+        session.delete(existing)
+        session.flush()
+    record_audit_event(
+        session,
+        actor_label=actor_label,
+        actor_user_id=user_id,
+        action="outreach.resume",
+        outcome="success" if existing is not None else "not_paused",
+        object_type="outreach_scope",
+        object_id=key,
+    )
+    return existing is not None
+
+
+def paused_priorities(session: Session) -> frozenset[Priority]:
+    """The priorities outreach is paused for now (every one while ``"all"`` is paused)."""
+    scopes = set(session.scalars(select(OutreachPause.scope)))
+    if ALL_PRIORITIES_SCOPE in scopes:
+        return frozenset(PRIORITY_ORDER)
+    return frozenset(Priority(scope) for scope in scopes)
+
+
+def pauses(session: Session) -> list[OutreachPause]:
+    """The paused scopes, with who paused them, when and why (oldest first)."""
+    return list(session.scalars(select(OutreachPause).order_by(OutreachPause.paused_at)))
