@@ -37,6 +37,11 @@ Figures (the last line of output is one JSON object):
   of the run during which at least one call attempt was queued for a worker or under way
   (pending and not deferred, claimed, sent or uncertain), sampled every quarter second: time the
   engine had calls to work on, not time spent waiting for the next calling slot or day.
+- ``saturated_call_attempts_per_s`` = calls placed / ``saturated_s`` while calls were due that
+  no worker had started (more work than the engine could take: its capacity, the same footing
+  as the no-op figure, which floods the queue); ``saturated_ratio`` divides it by the no-op
+  figure. ``busy_s`` also counts the quiet stretches when a few calls ring out with nothing
+  waiting behind them, which measure the simulated telephone, not the engine; both are shown.
 - ``celery_noop_tasks_per_s``: bare Celery throughput on the same machine in the same run: the
   same Redis, app configuration and worker concurrency, a task that does nothing
   (``benchmarks.pipeline_parts.noop``); the mean of a measurement before the pipeline starts and
@@ -152,6 +157,9 @@ class Figures:
     letters: int
     wall_s: float
     busy_s: float
+    saturated_s: float
+    saturated_call_attempts_per_s: float
+    saturated_ratio: float
     noop_before_after: tuple[float, float]
     complete_calls: int
     unfinished_attempts: int
@@ -180,6 +188,7 @@ def figures_of(
     """Put the outcome, the run log and the no-op yardstick (before and after) together."""
     per_s = outcome.complete_calls / log.busy_s if log.busy_s > 0 else 0.0
     noop_per_s = sum(noop.per_s for noop in noops) / len(noops)
+    saturated_per_s = log.saturated_calls / log.saturated_s if log.saturated_s > 0 else 0.0
     simulated = (
         (log.simulated_end - log.simulated_start).total_seconds() / 86400
         if log.simulated_start and log.simulated_end
@@ -204,6 +213,9 @@ def figures_of(
         letters=outcome.letters,
         wall_s=round(log.wall_s, 1),
         busy_s=round(log.busy_s, 1),
+        saturated_s=round(log.saturated_s, 1),
+        saturated_call_attempts_per_s=round(saturated_per_s, 2),
+        saturated_ratio=round(saturated_per_s / noop_per_s, 3) if noop_per_s else 0.0,
         noop_before_after=(round(noops[0].per_s, 1), round(noops[1].per_s, 1)),
         complete_calls=outcome.complete_calls,
         unfinished_attempts=outcome.unfinished_attempts,
@@ -296,6 +308,7 @@ def run(options: argparse.Namespace) -> tuple[Figures, Outcome]:
                 expected_calls=CALLS_PER_REFERRAL * referrals,
                 timeout_s=options.timeout,
                 redis_pid=redis_server.process.pid if redis_server.process else None,
+                window=window,
             )
             processes.stop_worker()
             noop_after = _noop(processes, app, redis_url, options.noop_tasks)

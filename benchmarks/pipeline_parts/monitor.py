@@ -2,7 +2,9 @@
 
 The run is steered by a few counts read every quarter second (``take_sample``); ``monitor`` adds
 up the busy period (real time during which some call attempt was queued for a worker or under
-way), kills the worker as planned, and stops once every journey has ended or time is up.
+way) and the saturated period (real time during which calls were due that no worker had started:
+the engine had more calls than it could work), kills the worker as planned, and stops once
+every journey has ended or time is up.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from sqlalchemy import and_, func, or_, select
 
 from benchmarks.pipeline_parts.processes import Kill, PipelineProcesses, cpu_seconds
 from rmc_outreach import clock, db
+from rmc_outreach.calendar import CallingWindow
 from rmc_outreach.models import (
     OPEN_REFERRAL_STATUSES,
     AttemptState,
@@ -25,6 +28,7 @@ from rmc_outreach.models import (
     ContactAttempt,
     ProviderEvent,
     Referral,
+    ReferralStatus,
 )
 
 SAMPLE_S = 0.25
@@ -40,6 +44,7 @@ class Sample:
     calls_busy: int
     calls_placed: int
     events_unapplied: int
+    calls_waiting: int = 0
 
     @property
     def finished(self) -> bool:
@@ -47,8 +52,14 @@ class Sample:
         return not (self.open_referrals or self.open_attempts or self.events_unapplied)
 
 
-def take_sample() -> Sample:
-    """Counts the run is steered by, in one read-only transaction."""
+def take_sample(window: CallingWindow | None = None) -> Sample:
+    """Counts the run is steered by, in one read-only transaction.
+
+    ``calls_waiting``: calls due that no worker has started yet, inside the calling window (call
+    attempts queued for a worker, and referrals whose next step is a call, due now, not yet
+    claimed because the engine's cap on calls in flight was reached).
+    """
+    moment = clock.now()
     busy_call = and_(
         ContactAttempt.channel == Channel.CALL,
         or_(
@@ -78,12 +89,33 @@ def take_sample() -> Sample:
             )
         )
         unapplied = session.scalar(select(counted).where(ProviderEvent.processed_at.is_(None)))
+        waiting = 0
+        if window is not None and window.is_open(moment):
+            queued = session.scalar(
+                select(counted)
+                .select_from(ContactAttempt)
+                .join(Referral, Referral.id == ContactAttempt.referral_id)
+                .where(
+                    ContactAttempt.channel == Channel.CALL,
+                    ContactAttempt.state == AttemptState.PENDING,
+                    Referral.next_action_at.is_(None),
+                )
+            )
+            due = session.scalar(
+                select(counted).where(
+                    Referral.status == ReferralStatus.IN_OUTREACH,
+                    Referral.next_channel == Channel.CALL,
+                    Referral.next_action_at <= moment,
+                )
+            )
+            waiting = int(queued or 0) + int(due or 0)
     return Sample(
         int(open_referrals or 0),
         int(open_attempts or 0),
         int(calls_busy or 0),
         int(calls_placed or 0),
         int(unapplied or 0),
+        waiting,
     )
 
 
@@ -93,6 +125,8 @@ class RunLog:
 
     wall_s: float = 0.0
     busy_s: float = 0.0
+    saturated_s: float = 0.0
+    saturated_calls: int = 0
     timed_out: bool = False
     kills: list[Kill] = field(default_factory=list)
     simulated_start: datetime | None = None
@@ -141,18 +175,23 @@ def monitor(
     expected_calls: float,
     timeout_s: float,
     redis_pid: int | None,
+    window: CallingWindow | None = None,
 ) -> RunLog:
     """Watch the run until every journey ended (or the timeout), killing the worker on the way."""
     log = RunLog(simulated_start=clock.now())
     cpu_before = cpu_snapshot(processes, redis_pid)
     started = last = time.perf_counter()
     last_progress = started
-    busy = False
+    busy = saturated = False
     while True:
-        sample = take_sample()
+        sample = take_sample(window)
         moment = time.perf_counter()
         if busy:
             log.busy_s += moment - last
+        if saturated and log.last is not None:
+            log.saturated_s += moment - last
+            log.saturated_calls += sample.calls_placed - log.last.calls_placed
+        saturated = sample.calls_waiting > 0
         busy, last, log.last = sample.calls_busy > 0, moment, sample
         elapsed = moment - started
         done = len(log.kills)
@@ -174,7 +213,8 @@ def monitor(
             print(
                 f"[{elapsed:7.1f}s] {clock.now():%a %d %b %H:%M} open {sample.open_referrals}, "
                 f"calls placed {sample.calls_placed}, busy calls {sample.calls_busy}, "
-                f"open attempts {sample.open_attempts}, busy {log.busy_s:.0f}s",
+                f"open attempts {sample.open_attempts}, busy {log.busy_s:.0f}s, "
+                f"saturated {log.saturated_s:.0f}s",
                 file=sys.stderr,
             )
         time.sleep(SAMPLE_S)
