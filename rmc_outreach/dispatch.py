@@ -27,19 +27,21 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import Integer, Select, bindparam, func, or_, select
+from sqlalchemy import Integer, Select, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from rmc_outreach import abandonment, attempts, claim_writes, pacing
 from rmc_outreach.claim_writes import NewAttempt, ReferralMove
 from rmc_outreach.clock import now as clock_now
 from rmc_outreach.db import session_scope
-from rmc_outreach.engine_config import EngineConfig
+from rmc_outreach.engine_config import EngineConfig, in_clock_time
 from rmc_outreach.journey import JourneyEnd, NextContact, next_contact
 from rmc_outreach.models import (
     AttemptState,
     Channel,
     ContactAttempt,
+    Handler,
+    HandlerState,
     Patient,
     Priority,
     Referral,
@@ -181,33 +183,22 @@ def _claimable_query(
         .limit(bindparam("batch", type_=Integer))
         .with_for_update(skip_locked=True, of=Referral)
     )
-    if not exclude_calls:  # no automated call within the lockout after an abandoned call
-        query = query.where(
-            or_(
-                Referral.next_channel != Channel.CALL,
-                Referral.id.not_in(bindparam("locked", expanding=True)),
-            )
-        )
-    else:
+    if exclude_calls:
         query = query.where(Referral.next_channel != Channel.CALL)
     return query
 
 
 def _claimable(
-    session: Session, config: EngineConfig, moment: datetime, limit: int, *, exclude_calls: bool
+    session: Session, moment: datetime, limit: int, *, exclude_calls: bool
 ) -> list[DueReferral]:
     """Due referrals with a planned step, locked (``SKIP LOCKED``), 2WW then urgent then
     routine, earliest due first; one small query per priority on ``ix_referral_dispatch``.
 
-    Priorities a supervisor paused are left alone, and no call goes to a referral locked by a
-    recent abandoned call (``abandonment.locked_referral_ids``: Ofcom's 72 hours)."""
+    Priorities a supervisor paused are left alone."""
     found: list[DueReferral] = []
     query = _claimable_query(exclude_calls=exclude_calls)
     paused = pacing.paused_priorities(session)
     values: dict[str, object] = {"moment": moment}
-    if not exclude_calls:
-        lockout = abandonment.locked_referral_ids(moment, config.redial_lockout)
-        values["locked"] = list(session.scalars(lockout))
     for priority in PRIORITY_ORDER:
         remaining = limit - len(found)
         if remaining <= 0:
@@ -262,6 +253,36 @@ def plan_due(session: Session, config: EngineConfig, moment: datetime) -> tuple[
         referral.next_channel = decision.channel
         planned += 1
     return planned, ended
+
+
+# How often beat runs dispatch (workers.celery_app schedules it): pacing's calls-per-second
+# limit allows this many seconds' worth of calls per run.
+DISPATCH_INTERVAL = timedelta(seconds=2)
+
+
+def call_slots_now(session: Session, config: EngineConfig, moment: datetime) -> int:
+    """How many calls may start now: pacing's answer (``pacing.decide``) while any handler is
+    signed in, never more than the cap on calls in flight.
+
+    With no handler signed in there is nobody to hand a patient to, and pacing would start no
+    call at all; outreach then runs on the cap alone, and a patient who asks for the team hears
+    the no-handler message and gets a callback (counted abandoned: a centre that calls with
+    nobody signed in sees it on the live view's abandoned rate).
+    """
+    fixed = config.max_calls_in_flight - calls_in_flight(session)
+    if fixed <= 0 or not handlers_signed_in(session):
+        return fixed
+    inputs = pacing.gather_inputs(session, config, moment, recent=in_clock_time(DISPATCH_INTERVAL))
+    decision = pacing.decide(inputs)
+    if decision.reason is not None:
+        log.info("pacing: no call now (%s)", decision.reason)
+    return min(fixed, decision.calls_allowed)
+
+
+def handlers_signed_in(session: Session) -> bool:
+    """Whether any handler is signed in (in any state but offline)."""
+    signed_in = select(Handler.id).where(Handler.state != HandlerState.OFFLINE).limit(1)
+    return session.scalar(signed_in) is not None
 
 
 def calls_in_flight(session: Session) -> int:
@@ -353,11 +374,16 @@ def claim_due(session: Session, config: EngineConfig, moment: datetime) -> list[
     then one INSERT of all new attempts and one UPDATE of all claimed referrals
     (``claim_writes``).
     """
-    call_slots = config.max_calls_in_flight - calls_in_flight(session)
+    call_slots = call_slots_now(session, config, moment)
     outcomes: list[QueuedAttempt | NewAttempt] = []  # in claim order
     moves: list[ReferralMove] = []
-    due = _claimable(
-        session, config, moment, config.dispatch_batch_size, exclude_calls=call_slots <= 0
+    due = _claimable(session, moment, config.dispatch_batch_size, exclude_calls=call_slots <= 0)
+    # No automated call within the lockout after an abandoned call (Ofcom's 72 hours): such a
+    # referral's call stays due until the lockout ends; its texts and letters go meanwhile.
+    locked = (
+        set(session.scalars(abandonment.locked_referral_ids(moment, config.redial_lockout)))
+        if call_slots > 0 and due
+        else set()
     )
     pending_of = _pending_attempts_of(session, [item.referral_id for item in due])
     for item in due:
@@ -372,7 +398,7 @@ def claim_due(session: Session, config: EngineConfig, moment: datetime) -> list[
         if pending is not None:
             # Deferred or released earlier: the same attempt goes again, no new step.
             if pending.channel is Channel.CALL:
-                if call_slots <= 0:
+                if call_slots <= 0 or item.referral_id in locked:
                     continue
                 call_slots -= 1
             moves.append(ReferralMove(item.referral_id, item.journey_step, None, item.next_channel))
@@ -396,8 +422,8 @@ def claim_due(session: Session, config: EngineConfig, moment: datetime) -> list[
             )
             continue
         if decision.channel is Channel.CALL:
-            if call_slots <= 0:
-                continue  # stays due: picked up when a call ends
+            if call_slots <= 0 or item.referral_id in locked:
+                continue  # stays due: picked up when a call ends (or the lockout does)
             call_slots -= 1
         outcomes.append(
             NewAttempt(

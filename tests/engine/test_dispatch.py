@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta
 import pytest
 from sqlalchemy import Engine, select
 
-from rmc_outreach import attempts, dispatch, outreach, pacing
+from rmc_outreach import attempts, dispatch, handlers, outreach, pacing
 from rmc_outreach.clock import frozen_at
 from rmc_outreach.db import session_scope
 from rmc_outreach.engine_config import EngineConfig
@@ -17,6 +17,7 @@ from rmc_outreach.models import (
     AttemptState,
     Channel,
     ContactAttempt,
+    HandlerState,
     Handoff,
     Priority,
     Referral,
@@ -33,14 +34,18 @@ from tests.factories import create_attempt, create_referral
 
 
 def due_referral(priority: Priority, due_minutes_ago: int, channel: Channel = Channel.CALL) -> int:
-    """A referral in outreach whose first step (a call) fell due some minutes ago."""
+    """A referral in outreach whose first step (a call) fell due some minutes ago; or, for
+    ``channel=SMS``, whose first call went unanswered and whose text (step 2) is due."""
+    due_at = WEDNESDAY_10AM - timedelta(minutes=due_minutes_ago)
     with session_scope() as session:
         referral = create_referral(
             session,
             priority=priority,
             status=ReferralStatus.IN_OUTREACH,
-            next_action_at=WEDNESDAY_10AM - timedelta(minutes=due_minutes_ago),
+            next_action_at=due_at,
             next_channel=channel,
+            journey_step=0 if channel is Channel.CALL else 1,
+            last_contact_at=None if channel is Channel.CALL else due_at - timedelta(minutes=10),
         )
         return referral.id
 
@@ -332,3 +337,44 @@ def test_no_call_within_the_lockout_after_an_abandoned_call_but_texts_still_go(
 
     assert first == [locked_text, free_call]
     assert later == [locked_call]
+
+
+def _handler_in(state: HandlerState, number: int) -> None:
+    with session_scope() as session:
+        handler = handlers.create_handler(session, None, f"Handler {number}", f"client:h{number}")
+        path = {
+            HandlerState.AVAILABLE: [HandlerState.AVAILABLE],
+            HandlerState.ON_CALL: [HandlerState.AVAILABLE, HandlerState.RINGING, state],
+        }[state]
+        for step in path:
+            handlers.change_state(session, handler.id, step)
+
+
+@pytest.mark.parametrize(
+    ("floor", "calls_per_second", "expected_calls"),
+    [
+        ([], 1, 5),  # nobody signed in: the cap on calls in flight alone
+        ([HandlerState.AVAILABLE], 1, 2),  # 1 call/s for the 2 s between dispatch runs
+        ([HandlerState.AVAILABLE], 10, 4),  # 1 / (answer 0.5 x speak 0.5) per free handler
+        ([HandlerState.ON_CALL], 10, 0),  # signed in, none free: no call, texts still go
+    ],
+)
+def test_calls_start_as_pacing_allows_while_handlers_are_signed_in(
+    database: Engine,
+    config: EngineConfig,
+    floor: list[HandlerState],
+    calls_per_second: int,
+    expected_calls: int,
+) -> None:
+    paced = EngineConfig(**{**config.__dict__, "max_calls_per_second": calls_per_second})
+    with frozen_at(WEDNESDAY_10AM):
+        for number, state in enumerate(floor):
+            _handler_in(state, number)
+        for minutes in range(5):
+            due_referral(Priority.ROUTINE, 30 + minutes)
+        text = due_referral(Priority.ROUTINE, 1, channel=Channel.SMS)
+        result = dispatch.run_dispatch(paced)
+
+    calls = [item for item in result.queued if item.channel is Channel.CALL]
+    assert len(calls) == expected_calls
+    assert text in queued_referral_ids(result)
