@@ -285,6 +285,36 @@ def handlers_signed_in(session: Session) -> bool:
     return session.scalar(signed_in) is not None
 
 
+@dataclass
+class _CallGate:
+    """Which of this run's due calls may start: pacing's slots, and Ofcom's no-redial lockout
+    after an abandoned call (``locked``: such a referral's call waits, due again when the
+    lockout ends; its texts and letters go meanwhile)."""
+
+    config: EngineConfig
+    moment: datetime
+    slots: int
+    locked: set[int] = field(default_factory=set)
+
+    def admit(self, session: Session, item: DueReferral, moves: list[ReferralMove]) -> bool:
+        """True when this call may start now (a slot is taken)."""
+        if item.referral_id in self.locked:
+            until = abandonment.redial_locked_until(
+                session, item.referral_id, self.moment, self.config.redial_lockout
+            )
+            log.info("referral %s: call held until the no-redial lockout ends", item.referral_id)
+            moves.append(
+                ReferralMove(
+                    item.referral_id, item.journey_step, until or self.moment, item.next_channel
+                )
+            )
+            return False
+        if self.slots <= 0:
+            return False
+        self.slots -= 1
+        return True
+
+
 def calls_in_flight(session: Session) -> int:
     """Call attempts queued or under way: the simple concurrency cap until pacing lands.
 
@@ -378,13 +408,11 @@ def claim_due(session: Session, config: EngineConfig, moment: datetime) -> list[
     outcomes: list[QueuedAttempt | NewAttempt] = []  # in claim order
     moves: list[ReferralMove] = []
     due = _claimable(session, moment, config.dispatch_batch_size, exclude_calls=call_slots <= 0)
-    # No automated call within the lockout after an abandoned call (Ofcom's 72 hours): such a
-    # referral's call stays due until the lockout ends; its texts and letters go meanwhile.
-    locked = (
-        set(session.scalars(abandonment.locked_referral_ids(moment, config.redial_lockout)))
-        if call_slots > 0 and due
-        else set()
-    )
+    calls = _CallGate(config, moment, call_slots)
+    if call_slots > 0 and due:
+        calls.locked = set(
+            session.scalars(abandonment.locked_referral_ids(moment, config.redial_lockout))
+        )
     pending_of = _pending_attempts_of(session, [item.referral_id for item in due])
     for item in due:
         pending = next(
@@ -397,10 +425,8 @@ def claim_due(session: Session, config: EngineConfig, moment: datetime) -> list[
         )
         if pending is not None:
             # Deferred or released earlier: the same attempt goes again, no new step.
-            if pending.channel is Channel.CALL:
-                if call_slots <= 0 or item.referral_id in locked:
-                    continue
-                call_slots -= 1
+            if pending.channel is Channel.CALL and not calls.admit(session, item, moves):
+                continue
             moves.append(ReferralMove(item.referral_id, item.journey_step, None, item.next_channel))
             outcomes.append(QueuedAttempt(pending.attempt_id, pending.channel))
             continue
@@ -421,10 +447,8 @@ def claim_due(session: Session, config: EngineConfig, moment: datetime) -> list[
                 ReferralMove(item.referral_id, item.journey_step, decision.due_at, decision.channel)
             )
             continue
-        if decision.channel is Channel.CALL:
-            if call_slots <= 0 or item.referral_id in locked:
-                continue  # stays due: picked up when a call ends (or the lockout does)
-            call_slots -= 1
+        if decision.channel is Channel.CALL and not calls.admit(session, item, moves):
+            continue  # stays due: picked up when a call ends (or when the lockout does)
         outcomes.append(
             NewAttempt(
                 attempt_id=attempts.time_ordered_id(),

@@ -332,10 +332,13 @@ def test_no_call_within_the_lockout_after_an_abandoned_call_but_texts_still_go(
                     )
                 )
         first = queued_referral_ids(dispatch.run_dispatch(config))
+    with session_scope(read_only=True) as session:
+        held_until = session.get_one(Referral, locked_call).next_action_at
     with frozen_at(abandoned_at + timedelta(hours=72, minutes=1)):
         later = queued_referral_ids(dispatch.run_dispatch(config))
 
     assert first == [locked_text, free_call]
+    assert held_until == abandoned_at + timedelta(hours=72)  # due again when the lockout ends
     assert later == [locked_call]
 
 
