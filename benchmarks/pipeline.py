@@ -60,6 +60,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -326,6 +327,9 @@ def run(options: argparse.Namespace) -> tuple[Figures, Outcome]:
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print its figures; the last line is JSON."""
     options = _parser().parse_args(argv)
+    # SIGTERM (timeout, kill) unwinds like Ctrl-C: the finally blocks stop every child process
+    # and drop the temporary database instead of leaving them running.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     figures, outcome = run(options)
     for check, examples in outcome.examples.items():
         print(f"{check}: e.g. {', '.join(examples)}", file=sys.stderr)
