@@ -37,12 +37,17 @@ from rmc_outreach.models import (
     AttemptState,
     Channel,
     ContactAttempt,
-    Patient,
     ProviderEvent,
     Referral,
 )
 
 log = logging.getLogger(__name__)
+
+
+# Twilio refuses texts to a number that sent it STOP (error 21610): we record the opt-out too.
+SMS_OPTED_OUT_ERROR = 21610
+PROVIDER_OPT_OUT = "provider_21610"
+PROVIDER_OPT_OUT_ACTOR = "twilio opt-out list"
 
 
 class EventKind:
@@ -239,11 +244,15 @@ def apply_sms_status(session: Session, attempt: ContactAttempt, payload: Mapping
         outcome,
         error_reason=f"provider_error_{error_code}" if error_code else None,
     )
-    if error_code == 21610:
-        session.execute(
-            update(Patient)
-            .where(Patient.mobile_phone == attempt.destination, Patient.sms_opted_out_at.is_(None))
-            .values(sms_opted_out_at=now(), sms_opt_out_source="provider_21610")
+    if error_code == SMS_OPTED_OUT_ERROR and attempt.destination:
+        from rmc_outreach.inbound_sms import set_sms_opt_out
+
+        set_sms_opt_out(
+            session,
+            attempt.destination,
+            opted_out=True,
+            source=PROVIDER_OPT_OUT,
+            actor_label=PROVIDER_OPT_OUT_ACTOR,
         )
 
 

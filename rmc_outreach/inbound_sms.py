@@ -105,7 +105,14 @@ def receive(session: Session, payload: dict[str, Any], context: PublicContext) -
     return InboundResult(reply, event_id, needs_task=keyword is Keyword.REPLY)
 
 
-def set_sms_opt_out(session: Session, number: str, *, opted_out: bool, source: str) -> int:
+def set_sms_opt_out(
+    session: Session,
+    number: str,
+    *,
+    opted_out: bool,
+    source: str,
+    actor_label: str = "patient by sms",
+) -> int:
     """Opt every patient with this mobile out of (or back into) texts; returns how many changed.
 
     Opting out more patients than wrote is the safe direction; each change is audited.
@@ -128,7 +135,7 @@ def set_sms_opt_out(session: Session, number: str, *, opted_out: bool, source: s
     for patient_id in patient_ids:
         record_audit_event(
             session,
-            actor_label="patient by sms",
+            actor_label=actor_label,
             action="sms_opt_out" if opted_out else "sms_opt_in",
             outcome="recorded",
             object_type="patient",

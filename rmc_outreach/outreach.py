@@ -19,13 +19,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from rmc_outreach import attempts
 from rmc_outreach.clock import now
 from rmc_outreach.db import session_scope
 from rmc_outreach.engine_config import EngineConfig, in_clock_time
+from rmc_outreach.events import PROVIDER_OPT_OUT, PROVIDER_OPT_OUT_ACTOR, SMS_OPTED_OUT_ERROR
 from rmc_outreach.messages import render_sms
 from rmc_outreach.models import (
     AttemptOutcome,
@@ -48,7 +49,6 @@ log = logging.getLogger(__name__)
 
 WINDOW_CLOSED = "window_closed"
 UK_MOBILE_PREFIX = "+447"
-SMS_OPT_OUT_ERROR = 21610
 
 
 class WorkResult(StrEnum):
@@ -160,7 +160,7 @@ def _record_failure(attempt_id: uuid.UUID, error: Exception, config: EngineConfi
             attempts.finish(
                 session, attempt_id, AttemptOutcome.FAILED, error_reason=error.reason[:200]
             )
-            if error.code == SMS_OPT_OUT_ERROR:
+            if error.code == SMS_OPTED_OUT_ERROR:
                 _record_provider_opt_out(session, attempt_id)
             return WorkResult.FAILED
         if isinstance(error, AmbiguousProviderError):
@@ -175,15 +175,17 @@ def _record_failure(attempt_id: uuid.UUID, error: Exception, config: EngineConfi
 
 def _record_provider_opt_out(session: Session, attempt_id: uuid.UUID) -> None:
     # Twilio refused because the patient texted STOP to it: keep our own record as well.
-    attempt = attempts.get(session, attempt_id)
-    session.execute(
-        update(Patient)
-        .where(
-            Patient.mobile_phone == attempt.destination,
-            Patient.sms_opted_out_at.is_(None),
+    from rmc_outreach.inbound_sms import set_sms_opt_out
+
+    destination = attempts.get(session, attempt_id).destination
+    if destination:
+        set_sms_opt_out(
+            session,
+            destination,
+            opted_out=True,
+            source=PROVIDER_OPT_OUT,
+            actor_label=PROVIDER_OPT_OUT_ACTOR,
         )
-        .values(sms_opted_out_at=now(), sms_opt_out_source="provider_21610")
-    )
 
 
 def place_call(

@@ -14,6 +14,7 @@ from rmc_outreach.db import session_scope
 from rmc_outreach.models import (
     AttemptOutcome,
     AttemptState,
+    AuditEvent,
     CallbackRequest,
     Channel,
     ContactAttempt,
@@ -343,6 +344,41 @@ def test_an_sms_delivery_report_finishes_the_text_attempt(webhooks: Webhooks) ->
     assert response.status_code == 204
     attempt = load_attempt(attempt_id)
     assert (attempt.state, attempt.outcome) == (AttemptState.FINAL, AttemptOutcome.DELIVERED)
+
+
+def test_a_21610_delivery_report_records_and_audits_our_own_opt_out(webhooks: Webhooks) -> None:
+    with session_scope() as session:
+        referral = create_referral(session, status=ReferralStatus.IN_OUTREACH)
+        attempt_id = create_attempt(
+            session, referral, channel=Channel.SMS, state=AttemptState.SENT
+        ).id
+        patient_id = referral.patient_id
+    params = {
+        "MessageSid": "SM" + "c" * 32,
+        "MessageStatus": "undelivered",
+        "ErrorCode": "21610",
+        "AccountSid": "AC1",
+    }
+
+    with frozen_at(WEDNESDAY_10AM):
+        webhooks.post(f"/twilio/sms/{attempt_id}/status", params)
+        webhooks.run_enqueued()
+
+    with session_scope(read_only=True) as session:
+        patient = session.get_one(Patient, patient_id)
+        audited = session.execute(
+            select(AuditEvent.actor_label, AuditEvent.action, AuditEvent.object_id)
+        ).all()
+    assert (patient.sms_opted_out_at, patient.sms_opt_out_source) == (
+        WEDNESDAY_10AM,
+        "provider_21610",
+    )
+    assert audited == [("twilio opt-out list", "sms_opt_out", str(patient_id))]
+    attempt = load_attempt(attempt_id)
+    assert (attempt.outcome, attempt.error_reason) == (
+        AttemptOutcome.UNDELIVERED,
+        "provider_error_21610",
+    )
 
 
 def test_a_callback_for_an_unknown_attempt_stores_nothing(webhooks: Webhooks) -> None:

@@ -15,6 +15,7 @@ from rmc_outreach.engine_config import EngineConfig
 from rmc_outreach.models import (
     AttemptOutcome,
     AttemptState,
+    AuditEvent,
     Channel,
     ContactAttempt,
     Patient,
@@ -218,3 +219,7 @@ def test_a_provider_opt_out_refusal_records_our_own_sms_opt_out(
         patient = session.scalars(select(Patient)).one()
         assert patient.sms_opted_out_at == WEDNESDAY_10AM
         assert patient.sms_opt_out_source == "provider_21610"
+        audited = session.execute(
+            select(AuditEvent.actor_label, AuditEvent.action, AuditEvent.object_id)
+        ).all()
+        assert audited == [("twilio opt-out list", "sms_opt_out", str(patient.id))]
