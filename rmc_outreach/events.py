@@ -300,13 +300,15 @@ def apply_event(event_id: int) -> tuple[FollowUps, bool]:
             .where(ProviderEvent.id == event_id)
             .with_for_update(of=Referral)
         ).first()
-        if owner is None:  # no attempt: an inbound text
-            claimed = _claim_events(session, ProviderEvent.id == event_id)
-        else:  # the referral's lock is taken first, as by every writer of its attempts
-            claimed = _claim_events(session, ProviderEvent.attempt_id == owner.id)
-        if not any(event.id == event_id for event in claimed):
+        # This task's own event first: if another task applied it already, claim nothing (a
+        # duplicate must not take a later callback of the attempt and leave it unapplied).
+        claimed = _claim_events(session, ProviderEvent.id == event_id)
+        if not claimed:
             log.info("provider event %s already applied", event_id)
             return follow_ups, False
+        if owner is not None:  # the referral's lock is taken first, as by every writer
+            waiting = _claim_events(session, ProviderEvent.attempt_id == owner.id)
+            claimed = sorted([*claimed, *waiting], key=lambda event: event.id)
         attempt: ContactAttempt | None = None
         for event in claimed:
             if event.kind == EventKind.SMS_INBOUND:

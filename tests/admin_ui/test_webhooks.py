@@ -176,6 +176,28 @@ def test_facts_that_decide_nothing_wait_and_are_applied_with_the_final_status_in
     assert (attempt.state, attempt.outcome) == (AttemptState.FINAL, AttemptOutcome.NO_ANSWER)
 
 
+def test_a_duplicate_task_for_an_applied_callback_leaves_later_callbacks_to_their_own(
+    webhooks: Webhooks,
+) -> None:
+    # A redelivered task (acks late: its worker died after committing) must not take a later
+    # callback of the same attempt and drop it.
+    attempt_id, call_sid = sent_call()
+    voice = f"/twilio/voice/{attempt_id}"
+    webhooks.post(f"{voice}/choice?round=1", call_params(call_sid, Digits="3"))
+    choice_task = list(webhooks.enqueued)
+    webhooks.run_enqueued()
+    webhooks.post(
+        f"{voice}/status",
+        call_params(call_sid, CallStatus="completed", SequenceNumber="0", CallDuration="30"),
+    )
+    webhooks.enqueued[:0] = choice_task  # the duplicate runs before the new callback's task
+    webhooks.run_enqueued()
+
+    attempt = load_attempt(attempt_id)
+    assert (attempt.state, attempt.outcome) == (AttemptState.FINAL, AttemptOutcome.IVR_CHOICE)
+    assert attempt.provider_status == "completed"
+
+
 def test_a_machine_answer_is_applied_at_once_so_the_voicemail_follows_the_beep(
     webhooks: Webhooks,
 ) -> None:
