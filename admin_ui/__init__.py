@@ -50,6 +50,8 @@ def register_blueprints(app: Flask) -> None:
     only listen on 127.0.0.1. When it lands, this is where it attaches: a ``before_request`` on
     each blueprint requiring the role written next to it.
     """
+    from admin_ui.console import blueprint as console_blueprint
+    from admin_ui.console import install as install_console
     from admin_ui.health import blueprint as health_blueprint
     from admin_ui.live import blueprint as live_blueprint
     from admin_ui.queue import blueprint as queue_blueprint
@@ -67,6 +69,11 @@ def register_blueprints(app: Flask) -> None:
     # cookie, no user login: the signature is the access rule.
     install_webhooks(app)
     app.register_blueprint(webhooks_blueprint)
+    # Handlers (once auth lands: the signed-in handler's own console only; supervisors may
+    # look). Shows the connected patient's name and masked identifiers; every look is audited.
+    # POSTs from another site are refused in the blueprint's before_request (CSRF token: issue 5).
+    install_console(app)
+    app.register_blueprint(console_blueprint)
 
 
 def _security_headers(response: Response) -> Response:

@@ -21,8 +21,16 @@ from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
 from admin_ui.context import current_settings
-from rmc_outreach import inbound_sms
-from rmc_outreach.call_events import NOT_NEEDED, SPEAK_TO_TEAM, TEXT_ME, may_text
+from rmc_outreach import handlers, inbound_sms
+from rmc_outreach.acd import answers
+from rmc_outreach.call_events import (
+    CALL_BACK_OFFERED,
+    NOT_NEEDED,
+    OFFERED,
+    SPEAK_TO_TEAM,
+    TEXT_ME,
+    may_text,
+)
 from rmc_outreach.db import session_scope
 from rmc_outreach.engine_config import EngineConfig, engine_config
 from rmc_outreach.events import (
@@ -43,6 +51,7 @@ blueprint = Blueprint("twilio_webhooks", __name__, url_prefix="/twilio")
 ENQUEUE_EXTENSION = "rmc_outreach.enqueue"
 ENGINE_CONFIG_EXTENSION = "rmc_outreach.engine_config"
 APPLY_PROVIDER_EVENT = "apply-provider-event"  # workers.queues.TaskNames.APPLY_PROVIDER_EVENT
+CONNECT_HANDLERS = "connect-handlers"  # workers.queues.TaskNames.CONNECT_HANDLERS
 TWIML_MIMETYPE = "application/xml"
 
 Enqueue = Callable[[str, list[Any]], None]
@@ -62,12 +71,18 @@ def install(app: Flask) -> None:
     app.extensions.setdefault(ENQUEUE_EXTENSION, celery_enqueue)
 
 
-def _config() -> EngineConfig:
+def webhook_config() -> EngineConfig:
+    """The engine configuration the webhooks answer with."""
     config: EngineConfig = current_app.extensions[ENGINE_CONFIG_EXTENSION]
     return config
 
 
-def _enqueue(task_name: str, *args: Any) -> None:
+_config = webhook_config
+
+
+def enqueue_task(task_name: str, *args: Any) -> None:
+    """Publish a task after the request's transaction has committed (a lost publish is made
+    good by the sweeper or the next beat)."""
     enqueue: Enqueue = current_app.extensions[ENQUEUE_EXTENSION]
     try:
         enqueue(task_name, list(args))
@@ -94,21 +109,31 @@ def verify_twilio_signature() -> None:
         abort(403)
 
 
-def _twiml(document: str) -> Response:
+def twiml_response(document: str) -> Response:
+    """A TwiML answer."""
     return Response(document, mimetype=TWIML_MIMETYPE)
 
 
+_twiml = twiml_response
+_enqueue = enqueue_task
+
+
 def _store(
-    kind: str, key: str, attempt_id: uuid.UUID | None, sid: str | None
+    kind: str,
+    key: str,
+    attempt_id: uuid.UUID | None,
+    sid: str | None,
+    ours: dict[str, str] | None = None,
 ) -> tuple[int | None, bool]:
     """Store the callback once; returns (event id or None on replay, whether the attempt exists).
 
     One statement: the foreign key refuses a callback for an attempt we never made. A task to
     apply it is enqueued after the commit when it decides something now
     (``events.needs_prompt_apply``); a callback that only records a fact is applied with the
-    next one of its attempt.
+    next one of its attempt. ``ours``: what we answered, stored beside Twilio's fields (keys
+    starting ``Rmc``) so the task applies the choice the patient was offered.
     """
-    payload = request.form.to_dict(flat=True)
+    payload = request.form.to_dict(flat=True) | (ours or {})
     try:
         with session_scope() as session:
             event_id = record_event(
@@ -138,7 +163,16 @@ def call_answered(attempt_id: uuid.UUID) -> Response:
     if not known:
         return _twiml(twiml.hang_up())
     config = _config()
-    return _twiml(twiml.greeting(attempt_id, config.public_context, config.urls))
+    live_team = _live_team()
+    return _twiml(
+        twiml.greeting(attempt_id, config.public_context, config.urls, live_team=live_team)
+    )
+
+
+def _live_team() -> bool:
+    """Whether key 1 offers a handler now (someone is signed in) or a call back."""
+    with session_scope(read_only=True) as session:
+        return handlers.any_signed_in(session)
 
 
 @blueprint.post("/voice/<uuid:attempt_id>/status")
@@ -176,26 +210,47 @@ def call_choice(attempt_id: uuid.UUID) -> Response:
     except ValueError:
         round_number = 1
     digit = request.form.get("Digits", "").strip()
+    config = _config()
+    queued = None
+    live_team = _live_team()
+    if digit == SPEAK_TO_TEAM and live_team:
+        # The handoff is made before the choice is stored, so the task applying the choice
+        # finds it; its id names the patient's queue.
+        queued = answers.queue_outbound(attempt_id, _call_sid(), config)
+        if queued is None:
+            return _twiml(twiml.hang_up())
     key = f"choice:{_call_sid()}:{round_number}"
-    _, known = _store(EventKind.CALL_CHOICE, key, attempt_id, _call_sid())
+    ours = None if live_team else {OFFERED: CALL_BACK_OFFERED}
+    _, known = _store(EventKind.CALL_CHOICE, key, attempt_id, _call_sid(), ours)
     if not known:
         return _twiml(twiml.hang_up())
+    if queued is not None:
+        _enqueue(CONNECT_HANDLERS)
+        return _twiml(queued.twiml)
+    return _twiml(_after_choice(attempt_id, digit, round_number, live_team=live_team))
+
+
+def _after_choice(attempt_id: uuid.UUID, digit: str, round_number: int, *, live_team: bool) -> str:
+    """What the patient hears after a choice that does not queue them for a handler."""
     config = _config()
-    context, urls = config.public_context, config.urls
-    if digit == SPEAK_TO_TEAM:
-        return _twiml(twiml.to_booking_team(attempt_id, context, urls))
+    context = config.public_context
+    if digit == SPEAK_TO_TEAM:  # nobody signed in: the team calls back (the task asks them)
+        return twiml.say_then_hang_up("callback_confirmed", context)
     if digit == TEXT_ME:
         template = "sms_requested" if _patient_may_get_sms(attempt_id) else "call_us_to_book"
-        return _twiml(twiml.say_then_hang_up(template, context))
+        return twiml.say_then_hang_up(template, context)
     if digit == NOT_NEEDED:
-        return _twiml(twiml.say_then_hang_up("declined", context))
-    return _twiml(twiml.repeat_options(attempt_id, context, urls, round_number + 1))
+        return twiml.say_then_hang_up("declined", context)
+    return twiml.repeat_options(
+        attempt_id, context, config.urls, round_number + 1, live_team=live_team
+    )
 
 
 @blueprint.post("/voice/<uuid:attempt_id>/wait")
 def call_wait(attempt_id: uuid.UUID) -> Response:
-    """Hold while waiting for a handler; after the configured wait, leave the queue (the caller
-    then hears the no-handler message and a callback request is made)."""
+    """Hold while waiting in the old shared queue (calls enqueued before the ACD: each patient
+    now waits in their own queue, ``handoff_webhooks``); after the configured wait, leave the
+    queue (the no-handler message, and a callback request is made)."""
     config = _config()
     try:
         waited_s = int(request.form.get("QueueTime", "0"))
@@ -234,3 +289,8 @@ def sms_inbound() -> Response:
     if result.reply:
         response.message(result.reply)
     return _twiml(str(response))
+
+
+# The ACD's routes (handoffs, handler offers, inbound calls) live on this blueprint too, so one
+# signature check guards every /twilio route.
+from admin_ui import handoff_webhooks  # noqa: E402, F401

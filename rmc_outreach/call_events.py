@@ -48,6 +48,10 @@ SPEAK_TO_TEAM, TEXT_ME, NOT_NEEDED = "1", "2", "3"
 CHOICES = frozenset({SPEAK_TO_TEAM, TEXT_ME, NOT_NEEDED})
 HOW_TO_BOOK_TEMPLATE = "how_to_book"
 NO_HANDLER_REASON = "no_handler"
+IVR_CALLBACK_REASON = "ivr_callback"
+# Stored with a keypad choice: what key 1 offered (a wait for a handler unless this says so).
+OFFERED = "RmcOffered"
+CALL_BACK_OFFERED = "call_back"
 
 
 def may_text(patient: Patient) -> bool:
@@ -136,6 +140,18 @@ def _act_on_choice(
         )
         return
     reach(session, attempt.referral_id, Channel.CALL, at=event.received_at)
+    if digit == SPEAK_TO_TEAM and event.payload.get(OFFERED) == CALL_BACK_OFFERED:
+        # Nobody was signed in: key 1 asked the team to call back, nobody waited.
+        session.add(
+            CallbackRequest(
+                referral_id=attempt.referral_id,
+                reason=IVR_CALLBACK_REASON,
+                phone=attempt.destination,
+                created_at=now(),
+                due_at=now(),
+            )
+        )
+        return
     if digit == SPEAK_TO_TEAM:
         _handoff_for(session, attempt, event)
         return

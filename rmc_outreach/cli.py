@@ -102,6 +102,8 @@ def cmd_import_referrals(args: argparse.Namespace) -> int:
 def cmd_seed_demo(args: argparse.Namespace) -> int:
     """Generate a synthetic worklist (test-range NHS numbers, drama phones) and import it."""
     from rmc_outreach.clock import now
+    from rmc_outreach.db import session_scope
+    from rmc_outreach.demo_carrier import ensure_sim_handlers
     from rmc_outreach.intake import import_worklist
     from rmc_outreach.simulation.population import synthetic_worklist_csv
 
@@ -119,6 +121,9 @@ def cmd_seed_demo(args: argparse.Namespace) -> int:
     )
     print("\n".join(report.summary_lines()))
     print(f"The generated worklist is at {worklist}")
+    with session_scope() as session:
+        created = ensure_sim_handlers(session, args.handlers)
+    print(f"Simulated handlers: {created} created, {args.handlers} wanted (client:sim_handler_N).")
     return report.exit_code
 
 
@@ -163,7 +168,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     port = args.port or load_settings().port
     return run_demo(
-        referrals=args.referrals, port=port, seed=args.seed, reset=args.reset, speed=args.speed
+        referrals=args.referrals,
+        port=port,
+        seed=args.seed,
+        reset=args.reset,
+        speed=args.speed,
+        handlers=args.handlers,
     )
 
 
@@ -201,6 +211,12 @@ def build_parser() -> argparse.ArgumentParser:
     seed = commands.add_parser("seed-demo", help="import synthetic referrals (never production)")
     seed.add_argument("--referrals", type=int, default=500, help="how many (default 500)")
     seed.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    seed.add_argument(
+        "--handlers",
+        type=int,
+        default=6,
+        help="simulated handler records client:sim_handler_1..N, idempotent (default 6)",
+    )
     seed.set_defaults(handler=cmd_seed_demo)
 
     user = commands.add_parser("create-user", help="create a staff user")
@@ -224,6 +240,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=30.0,
         help="simulated clock rate: simulated seconds per real second (default 30)",
     )
+    demo.add_argument("--handlers", type=int, default=6, help="simulated call handlers (default 6)")
     demo.add_argument("--reset", action="store_true", help="start again from an empty database")
     demo.set_defaults(handler=cmd_demo)
 
@@ -237,6 +254,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if getattr(args, "referrals", 1) is not None and getattr(args, "referrals", 1) < 1:
         print("--referrals must be at least 1", file=sys.stderr)
+        return 2
+    if getattr(args, "handlers", 0) < 0:
+        print("--handlers cannot be negative", file=sys.stderr)
         return 2
     try:
         code: int = args.handler(args)

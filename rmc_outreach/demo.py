@@ -22,6 +22,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from types import FrameType
 
@@ -30,7 +31,13 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from rmc_outreach.config import PROJECT_ROOT, ConfigError, Settings, load_settings
 from rmc_outreach.db import make_engine
-from rmc_outreach.demo_carrier import CarrierPlan, plan_carrier, start_simulated_clock
+from rmc_outreach.demo_carrier import (
+    DEFAULT_SIM_HANDLERS,
+    CarrierPlan,
+    handler_arguments,
+    plan_carrier,
+    start_simulated_clock,
+)
 from rmc_outreach.embedded_redis import EmbeddedRedis, EmbeddedRedisError
 from rmc_outreach.migrate import upgrade_to_head
 from rmc_outreach.models import Referral
@@ -210,10 +217,11 @@ def _commands(port: int, var_dir: Path) -> dict[str, list[str]]:
     }  # fmt: skip
 
 
-def _seed(supervisor: _Supervisor, referrals: int, seed: int) -> bool:
+def _seed(supervisor: _Supervisor, referrals: int, seed: int, handlers: int) -> bool:
     """Run ``seed-demo`` as a child; True when it imported its rows (a few rejections allowed)."""
     command = [sys.executable, "-m", "rmc_outreach", "seed-demo",
-               "--referrals", str(referrals), "--seed", str(seed)]  # fmt: skip
+               "--referrals", str(referrals), "--seed", str(seed),
+               "--handlers", str(handlers)]  # fmt: skip
     process = supervisor.start("seed", command)
     while process.poll() is None:
         if supervisor.stopping():
@@ -289,6 +297,7 @@ def _run(
     seed: int,
     reset: bool,
     speed: float,
+    handlers: int,
 ) -> int:
     if reset:
         _reset_embedded_database(settings)
@@ -302,10 +311,15 @@ def _run(
             f"simulated clock starts at {start:%a %d %b %Y %H:%M} UTC, {speed:g}x real time, "
             "jumping over quiet hours",
         )
-    if existing == 0 and referrals > 0 and not _seed(supervisor, referrals, seed):
+    if existing == 0 and referrals > 0 and not _seed(supervisor, referrals, seed, handlers):
         return 0 if supervisor.stopping() else 1
     if supervisor.stopping():
         return 0
+    if plan.simulator_command is not None:
+        # Simulated handlers answer the ACD's calls as the handler records (created if missing).
+        command = plan.simulator_command + handler_arguments(settings, handlers)
+        plan = replace(plan, simulator_command=command)
+        supervisor.say("demo", f"{handlers} simulated handlers will sign in to the console")
     if not _start_carrier(supervisor, plan):
         return 0 if supervisor.stopping() else 1
     for name, command in _commands(port, settings.var_dir).items():
@@ -313,8 +327,19 @@ def _run(
     return _supervise(supervisor, port)
 
 
-def run_demo(*, referrals: int, port: int, seed: int, reset: bool, speed: float = 30.0) -> int:
+def run_demo(
+    *,
+    referrals: int,
+    port: int,
+    seed: int,
+    reset: bool,
+    speed: float = 30.0,
+    handlers: int = DEFAULT_SIM_HANDLERS,
+) -> int:
     """Run the service with synthetic referrals until Ctrl-C; 0 after a clean stop, else non-zero.
+
+    ``handlers`` simulated handlers (records ``Handler 1..N``, endpoints ``client:sim_handler_K``)
+    answer the ACD's calls through the carrier simulator and record outcomes on the console.
 
     Uses ``DATABASE_URL`` and ``REDIS_URL`` when set; otherwise the embedded SQLite file under
     ``var/`` and a private Redis owned by this run. ``reset`` deletes the embedded database first.
@@ -353,6 +378,7 @@ def run_demo(*, referrals: int, port: int, seed: int, reset: bool, speed: float 
             seed=seed,
             reset=reset,
             speed=speed,
+            handlers=handlers,
         )
     except (EmbeddedRedisError, SQLAlchemyError) as error:
         supervisor.say("demo", f"could not start: {error}")

@@ -6,6 +6,12 @@ and our processes), a fictional caller ID from Ofcom's drama range, webhooks on 
 process, and one simulated clock for every process, running ``speed`` times faster than real time
 and jumping over quiet hours. The clock starts at the next opening of the calling window (or
 later, when the database already holds later activity from an earlier run).
+
+Simulated handlers: ``ensure_sim_handlers`` creates handler records ``Handler K`` with endpoints
+``client:sim_handler_K`` (idempotently; ``seed-demo --handlers N`` and the demo call it), and
+``handler_arguments`` adds ``--handlers N --handler sim_handler_K=<id> ...`` to the simulator's
+command, with the ids read from the database, so the simulated handlers answer the ACD's calls and
+use the console API as those handlers.
 """
 
 from __future__ import annotations
@@ -18,15 +24,19 @@ from datetime import UTC, datetime, timedelta
 
 import redis
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from rmc_outreach.calendar import CallingWindow
 from rmc_outreach.clock import SimulatedClock
 from rmc_outreach.config import Settings
 from rmc_outreach.db import make_engine
 from rmc_outreach.embedded_redis import free_port
-from rmc_outreach.models import ContactAttempt, Referral
+from rmc_outreach.handlers import create_handler
+from rmc_outreach.models import ContactAttempt, Handler, Referral
+from rmc_outreach.simulation.carrier.staff import sim_identity
 
 DEMO_CALLER_ID = "+441632960000"
+DEFAULT_SIM_HANDLERS = 6
 
 
 @dataclass(frozen=True)
@@ -87,3 +97,43 @@ def start_simulated_clock(settings: Settings, redis_url: str, *, speed: float) -
 def _aware(moment: datetime) -> datetime:
     # Raw SQL results from SQLite come back naive; every stored time is UTC.
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def ensure_sim_handlers(session: Session, count: int) -> int:
+    """Create handlers ``Handler 1..count`` (endpoints ``client:sim_handler_K``) that do not exist
+    yet; return how many were created. Flushed, not committed."""
+    existing = set(session.scalars(select(Handler.endpoint)))
+    created = 0
+    for number in range(1, count + 1):
+        endpoint = f"client:{sim_identity(number)}"
+        if endpoint not in existing:
+            create_handler(session, None, f"Handler {number}", endpoint)
+            created += 1
+    return created
+
+
+def sim_handler_ids(session: Session) -> dict[str, int]:
+    """Identity → handler id of every handler whose endpoint is a simulated handler's."""
+    rows = session.execute(
+        select(Handler.endpoint, Handler.id).where(
+            Handler.endpoint.like("client:sim\\_handler\\_%", escape="\\")
+        )
+    ).all()
+    return {endpoint.removeprefix("client:"): handler_id for endpoint, handler_id in rows}
+
+
+def handler_arguments(settings: Settings, count: int) -> list[str]:
+    """The simulator's ``--handlers``/``--handler`` arguments, creating the handlers if needed."""
+    engine = make_engine(settings.database_url)
+    try:
+        with Session(engine) as session, session.begin():
+            ensure_sim_handlers(session, count)
+            ids = sim_handler_ids(session)
+    finally:
+        engine.dispose()
+    arguments = ["--handlers", str(count)]
+    wanted = {sim_identity(number) for number in range(1, count + 1)}
+    for identity, handler_id in sorted(ids.items(), key=lambda item: item[1]):
+        if identity in wanted:
+            arguments += ["--handler", f"{identity}={handler_id}"]
+    return arguments

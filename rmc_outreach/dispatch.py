@@ -30,7 +30,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Integer, Select, bindparam, func, select
 from sqlalchemy.orm import Session
 
-from rmc_outreach import abandonment, attempts, claim_writes, pacing
+from rmc_outreach import abandonment, attempts, claim_writes, handlers, pacing
 from rmc_outreach.claim_writes import NewAttempt, ReferralMove
 from rmc_outreach.clock import now as clock_now
 from rmc_outreach.db import session_scope
@@ -40,8 +40,6 @@ from rmc_outreach.models import (
     AttemptState,
     Channel,
     ContactAttempt,
-    Handler,
-    HandlerState,
     Patient,
     Priority,
     Referral,
@@ -265,24 +263,18 @@ def call_slots_now(session: Session, config: EngineConfig, moment: datetime) -> 
     signed in, never more than the cap on calls in flight.
 
     With no handler signed in there is nobody to hand a patient to, and pacing would start no
-    call at all; outreach then runs on the cap alone, and a patient who asks for the team hears
-    the no-handler message and gets a callback (counted abandoned: a centre that calls with
-    nobody signed in sees it on the live view's abandoned rate).
+    call at all; outreach then runs on the cap alone, and key 1 offers a call back from the
+    booking team instead of a wait (``twiml.greeting(live_team=False)``): no patient waits for
+    a handler who is not there, so no call is abandoned.
     """
     fixed = config.max_calls_in_flight - calls_in_flight(session)
-    if fixed <= 0 or not handlers_signed_in(session):
+    if fixed <= 0 or not handlers.any_signed_in(session):
         return fixed
     inputs = pacing.gather_inputs(session, config, moment, recent=in_clock_time(DISPATCH_INTERVAL))
     decision = pacing.decide(inputs)
     if decision.reason is not None:
         log.info("pacing: no call now (%s)", decision.reason)
     return min(fixed, decision.calls_allowed)
-
-
-def handlers_signed_in(session: Session) -> bool:
-    """Whether any handler is signed in (in any state but offline)."""
-    signed_in = select(Handler.id).where(Handler.state != HandlerState.OFFLINE).limit(1)
-    return session.scalar(signed_in) is not None
 
 
 @dataclass

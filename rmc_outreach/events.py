@@ -60,6 +60,15 @@ class EventKind:
     CALL_QUEUE_LEAVE = "call-queue-leave"
     SMS_STATUS = "sms-status"
     SMS_INBOUND = "sms-inbound"
+    # The ACD (``rmc_outreach.acd``): a patient's wait in their queue, and each handler leg.
+    HANDOFF_LEAVE = "handoff-leave"
+    HANDOFF_CALLBACK_CHOICE = "handoff-callback-choice"
+    HANDOFF_RESULT = "handoff-result"
+    OFFER_ANSWER = "offer-answer"
+    OFFER_BRIDGED = "offer-bridged"
+    OFFER_DIAL_END = "offer-dial-end"
+    OFFER_STATUS = "offer-status"
+    CALL_INBOUND = "call-inbound"
 
 
 def call_status_key(call_sid: str, status: str, sequence: str) -> str:
@@ -216,10 +225,13 @@ class MachineAnswer:
 
 @dataclass
 class FollowUps:
-    """Work an applied event leaves for after its transaction: SMS to send, calls to redirect."""
+    """Work an applied event leaves for after its transaction: SMS to send, calls to redirect,
+    handler calls to stop ringing, and whether to offer waiting patients to handlers now."""
 
     sms_attempt_ids: list[uuid.UUID] = field(default_factory=list)
     machine_answers: list[MachineAnswer] = field(default_factory=list)
+    hang_up_calls: list[str] = field(default_factory=list)
+    connect_handlers: bool = False
 
 
 def _int(value: Any) -> int | None:
@@ -290,6 +302,7 @@ def apply_event(event_id: int) -> tuple[FollowUps, bool]:
     attempt still waiting (``needs_prompt_apply``); returns the follow-ups and whether the event
     was applied now (False: it had been applied already, a duplicate task)."""
     from rmc_outreach import call_events, inbound_sms
+    from rmc_outreach.acd.apply import HANDOFF_EVENT_KINDS, apply_handoff_event
 
     follow_ups = FollowUps()
     with session_scope() as session:
@@ -313,6 +326,9 @@ def apply_event(event_id: int) -> tuple[FollowUps, bool]:
         for event in claimed:
             if event.kind == EventKind.SMS_INBOUND:
                 inbound_sms.apply_reply(session, event)
+                continue
+            if event.kind in HANDOFF_EVENT_KINDS:
+                apply_handoff_event(session, event, follow_ups)
                 continue
             if event.attempt_id is None:
                 continue

@@ -218,3 +218,10 @@ def spells(session: Session, handler_id: int) -> list[HandlerSession]:
             .order_by(HandlerSession.started_at, HandlerSession.id)
         )
     )
+
+
+def any_signed_in(session: Session) -> bool:
+    """Whether any handler is signed in (in any state but offline): someone a patient who asks
+    for the booking team could be handed to."""
+    signed_in = select(Handler.id).where(Handler.state != HandlerState.OFFLINE).limit(1)
+    return session.scalar(signed_in) is not None

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from rmc_outreach.config import PROJECT_ROOT, Settings
 from rmc_outreach.db import session_scope
-from rmc_outreach.models import AuditEvent, Referral, User
+from rmc_outreach.models import AuditEvent, Handler, HandlerState, Referral, User
 
 
 def run_cli(settings: Settings, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
@@ -148,3 +148,18 @@ def test_seed_demo_imports_synthetic_referrals_with_no_rejections(settings: Sett
     assert "Imported 40 new" in result.stdout
     with session_scope() as session:
         assert session.scalar(select(func.count()).select_from(Referral)) == 40
+
+
+def test_seed_demo_creates_simulated_handlers_once(settings: Settings) -> None:
+    first = run_cli(settings, "seed-demo", "--referrals", "5", "--handlers", "3")
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "Simulated handlers: 3 created" in first.stdout
+    again = run_cli(settings, "seed-demo", "--referrals", "5", "--handlers", "4")
+    assert "Simulated handlers: 1 created" in again.stdout
+    with session_scope() as session:
+        handlers = session.scalars(select(Handler).order_by(Handler.id)).all()
+        assert [h.endpoint for h in handlers] == [f"client:sim_handler_{n}" for n in range(1, 5)]
+        assert [h.display_name for h in handlers] == [f"Handler {n}" for n in range(1, 5)]
+        assert all(h.state is HandlerState.OFFLINE for h in handlers)
+    refused = run_cli(settings, "seed-demo", "--referrals", "5", "--handlers", "-1")
+    assert refused.returncode == 2

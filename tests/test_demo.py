@@ -184,6 +184,9 @@ def test_the_demo_serves_its_seeded_referrals_and_ctrl_c_stops_every_process(
         for expected in expected_processes:
             assert expected in commands, f"{expected} is not running:\n{commands}"
         assert process.pid in {pid for pid, _ in started}
+        # The simulated handlers (seeded, six by default) sign in to the console at start.
+        assert "--handlers 6" in commands and "--handler sim_handler_6=" in commands
+        _wait_for_sign_ins(var_dir / "simulator-ledger.jsonl", 6)
 
         os.killpg(process.pid, signal.SIGINT)
         exit_code = process.wait(timeout=STOP_TIMEOUT_S)
@@ -195,6 +198,18 @@ def test_the_demo_serves_its_seeded_referrals_and_ctrl_c_stops_every_process(
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+
+
+def _wait_for_sign_ins(ledger: Path, count: int, timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        lines = ledger.read_text().splitlines() if ledger.exists() else []
+        entries = [json.loads(line) for line in lines]
+        signed = {e["identity"] for e in entries if e.get("purpose") == "sign_in"}
+        if signed == {f"sim_handler_{n}" for n in range(1, count + 1)}:
+            return
+        assert time.monotonic() < deadline, f"handlers did not sign in: {sorted(signed)}"
+        time.sleep(0.5)
 
 
 def _wait_for_reached(port: int, output: _Output, timeout_s: float = 90.0) -> dict[str, Any]:

@@ -104,3 +104,53 @@ def test_numbers_are_spoken_digit_by_digit_in_groups() -> None:
     assert spoken_number("020 7946 0123") == "0 2 0, 7 9 4 6, 0 1 2 3"
     assert spoken_number("0113 496 0123") == "0 1 1 3, 4 9 6, 0 1 2 3"
     assert spoken_number("07700 900123") == "0 7 7 0 0, 9 0 0, 1 2 3"
+
+
+@pytest.mark.parametrize("position", [1, 2, 17])
+def test_the_queue_position_is_said_without_patient_data(position: int) -> None:
+    from rmc_outreach.telephony.handoff_twiml import render_with
+
+    text = render_with("queue/position", CONTEXT, position=position)
+    assert text == (
+        "You are next in the queue."
+        if position == 1
+        else f"You are number {position} in the queue."
+    )
+    assert UNSAFE_WORDS.search(text) is None
+
+
+def test_the_queue_words_say_who_we_are_and_how_to_ask_for_a_callback() -> None:
+    assert "press 1" in render_voice("queue_callback_offer", CONTEXT)
+    assert "NHS referral booking service" in render_voice("inbound_greeting", CONTEXT)
+    confirmed = render_voice("callback_confirmed", CONTEXT)
+    assert "call you back" in confirmed and spoken_number(CONTEXT.booking_number) in confirmed
+
+
+STAFF_VALUES = {
+    "kind": "Booking call",
+    "ubrn_last4": "1234",
+    "ubrn_last4_spoken": "1 2 3 4",
+    "priority": "urgent",
+    "specialty": "Cardiology",
+}
+
+
+@pytest.mark.parametrize("name", ["whisper", "whisper_callback", "caller_gone"])
+def test_every_staff_whisper_renders_short_and_never_names_the_patient(name: str) -> None:
+    from rmc_outreach.telephony.handoff_twiml import render_with
+
+    known = render_with(f"staff/{name}", **STAFF_VALUES)
+    unknown = render_with(f"staff/{name}", **(STAFF_VALUES | {"ubrn_last4": ""}))
+    for text in (known, unknown):
+        assert text and "{" not in text and len(text) < 120
+        assert re.search(r"\d{5,}|NHS number|Mr|Mrs|Ms", text) is None
+
+
+def test_the_whisper_names_the_referral_by_its_last_four_digits_priority_and_specialty() -> None:
+    from rmc_outreach.telephony.handoff_twiml import render_with
+
+    assert render_with("staff/whisper", **STAFF_VALUES) == (
+        "Booking call: referral ending 1 2 3 4, urgent, Cardiology."
+    )
+    with pytest.raises(UndefinedError):
+        render_with("staff/whisper", kind="Booking call", ubrn_last4="1234")

@@ -45,6 +45,7 @@ class TaskNames:
     SEND_SMS = "send-sms"
     PREPARE_LETTER = "prepare-letter"
     APPLY_PROVIDER_EVENT = "apply-provider-event"
+    CONNECT_HANDLERS = "connect-handlers"
     SWEEP_STUCK_ATTEMPTS = "sweep-stuck-attempts"
     CUT_PRINT_BATCH = "cut-print-batch"
     ADVANCE_SIMULATED_CLOCK = "advance-simulated-clock"
@@ -58,6 +59,7 @@ TASK_QUEUES: Mapping[str, str] = {
     TaskNames.SEND_SMS: Queues.SMS,
     TaskNames.PREPARE_LETTER: Queues.LETTERS,
     TaskNames.APPLY_PROVIDER_EVENT: Queues.PROVIDER_EVENTS,
+    TaskNames.CONNECT_HANDLERS: Queues.CALLS,
     TaskNames.SWEEP_STUCK_ATTEMPTS: Queues.PERIODIC,
     TaskNames.CUT_PRINT_BATCH: Queues.LETTERS,
     TaskNames.ADVANCE_SIMULATED_CLOCK: Queues.PERIODIC,

@@ -15,7 +15,7 @@ from typing import Any
 
 from celery import shared_task
 
-from rmc_outreach import call_events, dispatch, events, outreach, reconcile, schedules
+from rmc_outreach import acd, call_events, dispatch, events, outreach, reconcile, schedules
 from rmc_outreach.clock import now, simulated_clock
 from rmc_outreach.db import session_scope
 from rmc_outreach.heartbeat import Component, client_for, record_heartbeat
@@ -72,14 +72,26 @@ def prepare_letter(attempt_id: str) -> str:
 
 @shared_task(name=TaskNames.APPLY_PROVIDER_EVENT)  # type: ignore[untyped-decorator]
 def apply_provider_event(event_id: int) -> bool:
-    """Apply one stored webhook; then redirect machine-answered calls and queue requested SMS."""
+    """Apply one stored webhook; then redirect machine-answered calls, queue requested SMS,
+    stop ringing handlers for patients who left, and offer waiting patients to free handlers."""
     follow_ups, applied = events.apply_event(int(event_id))
     if applied:
         current = runtime()
         call_events.answer_machines(follow_ups, current.provider, current.config)
         for sms_attempt_id in follow_ups.sms_attempt_ids:
             send_sms.delay(str(sms_attempt_id))
+        acd.hang_up_handler_calls(follow_ups.hang_up_calls, current.provider)
+        if follow_ups.connect_handlers:
+            connect_handlers.delay()
     return applied
+
+
+@shared_task(name=TaskNames.CONNECT_HANDLERS)  # type: ignore[untyped-decorator]
+def connect_handlers() -> int:
+    """Offer waiting patients to available handlers (longest waiting to longest idle) and ring
+    them; returns how many handlers were rung."""
+    current = runtime()
+    return acd.connect_waiting(current.config, current.provider)
 
 
 @shared_task(name=TaskNames.SWEEP_STUCK_ATTEMPTS)  # type: ignore[untyped-decorator]

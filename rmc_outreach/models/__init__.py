@@ -2,7 +2,16 @@
 
 from rmc_outreach.models.attempts import ContactAttempt, ProviderEvent
 from rmc_outreach.models.audit import AuditEvent, ReferralImport
-from rmc_outreach.models.handlers import CallbackRequest, Handler, HandlerSession, Handoff
+from rmc_outreach.models.handlers import (
+    CallbackRequest,
+    Handler,
+    HandlerSession,
+    Handoff,
+    HandoffEndReason,
+    HandoffOffer,
+    HandoffSource,
+    OfferResult,
+)
 from rmc_outreach.models.letters import Letter, LetterStatus, PrintBatch
 from rmc_outreach.models.patients import Patient
 from rmc_outreach.models.pauses import ALL_PRIORITIES_SCOPE, OutreachPause
@@ -33,9 +42,13 @@ __all__ = [
     "HandlerSession",
     "HandlerState",
     "Handoff",
+    "HandoffEndReason",
+    "HandoffOffer",
+    "HandoffSource",
     "ImportStatus",
     "Letter",
     "LetterStatus",
+    "OfferResult",
     "OutreachPause",
     "Patient",
     "PrintBatch",

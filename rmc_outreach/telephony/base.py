@@ -25,6 +25,20 @@ class CallRequest:
 
 
 @dataclass(frozen=True)
+class HandlerCallRequest:
+    """A call to a handler's endpoint (E.164, ``sip:`` URI or ``client:identity``): no
+    answering-machine detection (a handler's voicemail must not take a patient), final status
+    only."""
+
+    to: str
+    caller_id: str
+    answer_url: str
+    status_callback_url: str
+    ring_timeout_s: int = 20
+    time_limit_s: int = 3600
+
+
+@dataclass(frozen=True)
 class SmsRequest:
     """An outbound SMS."""
 
@@ -61,6 +75,10 @@ class TelephonyProvider(Protocol):
 
     def place_call(self, request: CallRequest) -> ProviderCall:
         """Start an outbound call."""
+        ...
+
+    def place_handler_call(self, request: HandlerCallRequest) -> ProviderCall:
+        """Ring a handler for a patient (no answering-machine detection)."""
         ...
 
     def send_sms(self, request: SmsRequest) -> ProviderMessage:

@@ -26,7 +26,13 @@ from twilio.http.response import Response
 from twilio.rest import Client
 
 from rmc_outreach.config import Settings
-from rmc_outreach.telephony.base import CallRequest, ProviderCall, ProviderMessage, SmsRequest
+from rmc_outreach.telephony.base import (
+    CallRequest,
+    HandlerCallRequest,
+    ProviderCall,
+    ProviderMessage,
+    SmsRequest,
+)
 from rmc_outreach.telephony.errors import (
     AmbiguousProviderError,
     RetryableProviderError,
@@ -157,6 +163,24 @@ class TwilioProvider:
             )
 
         return _as_call(self._call_api(create, creates=True, what="create call"))
+
+    def place_handler_call(self, request: HandlerCallRequest) -> ProviderCall:
+        """Ring a handler: no answering-machine detection, the final status only."""
+
+        def create() -> Any:
+            return self.client.calls.create(
+                to=request.to,
+                from_=request.caller_id,
+                url=request.answer_url,
+                method="POST",
+                status_callback=request.status_callback_url,
+                status_callback_event=["completed"],
+                status_callback_method="POST",
+                timeout=request.ring_timeout_s,
+                time_limit=request.time_limit_s,
+            )
+
+        return _as_call(self._call_api(create, creates=True, what="create handler call"))
 
     def send_sms(self, request: SmsRequest) -> ProviderMessage:
         """Send one SMS with a delivery status callback."""

@@ -16,7 +16,6 @@ from rmc_outreach.telephony.urls import WebhookUrls
 
 VOICE = "Polly.Amy-Neural"
 LANGUAGE = "en-GB"
-HANDLER_QUEUE = "booking-team"
 MAX_OPTION_ROUNDS = 2
 
 
@@ -24,16 +23,24 @@ def _say(target: VoiceResponse | Gather, text: str) -> None:
     target.say(text, voice=VOICE, language=LANGUAGE)
 
 
-def greeting(attempt_id: uuid.UUID, context: PublicContext, urls: WebhookUrls) -> str:
-    """What a person hears on answering: who, why, and the options."""
+def greeting(
+    attempt_id: uuid.UUID, context: PublicContext, urls: WebhookUrls, *, live_team: bool = True
+) -> str:
+    """What a person hears on answering: who, why, and the options. With ``live_team`` False
+    (no handler signed in) key 1 asks the team to call back instead of offering a wait."""
     response = VoiceResponse()
     _say(response, render_voice("greeting", context))
-    response.append(_options(attempt_id, context, urls, round_number=1))
+    response.append(_options(attempt_id, context, urls, round_number=1, live_team=live_team))
     return str(response)
 
 
 def _options(
-    attempt_id: uuid.UUID, context: PublicContext, urls: WebhookUrls, *, round_number: int
+    attempt_id: uuid.UUID,
+    context: PublicContext,
+    urls: WebhookUrls,
+    *,
+    round_number: int,
+    live_team: bool,
 ) -> Gather:
     gather = Gather(
         num_digits=1,
@@ -43,12 +50,17 @@ def _options(
         # No key pressed still posts to the action (Digits empty), which offers the options again.
         action_on_empty_result=True,
     )
-    _say(gather, render_voice("options", context))
+    _say(gather, render_voice("options" if live_team else "options_callback", context))
     return gather
 
 
 def repeat_options(
-    attempt_id: uuid.UUID, context: PublicContext, urls: WebhookUrls, round_number: int
+    attempt_id: uuid.UUID,
+    context: PublicContext,
+    urls: WebhookUrls,
+    round_number: int,
+    *,
+    live_team: bool = True,
 ) -> str:
     """The options again; after the last round, how to call us, then goodbye."""
     response = VoiceResponse()
@@ -56,19 +68,19 @@ def repeat_options(
         _say(response, render_voice("no_input", context))
         response.hangup()
         return str(response)
-    response.append(_options(attempt_id, context, urls, round_number=round_number))
+    response.append(
+        _options(attempt_id, context, urls, round_number=round_number, live_team=live_team)
+    )
     return str(response)
 
 
-def to_booking_team(attempt_id: uuid.UUID, context: PublicContext, urls: WebhookUrls) -> str:
-    """Queue the patient for a handler, with hold messages from the wait URL."""
-    response = VoiceResponse()
-    _say(response, render_voice("hold", context))
-    response.enqueue(HANDLER_QUEUE, wait_url=urls.call_wait(attempt_id), wait_url_method="POST")
-    # Reached only if the caller leaves the queue without a handler: never end in silence.
-    _say(response, render_voice("no_handler", context))
-    response.hangup()
-    return str(response)
+def to_booking_team(handoff_id: int, context: PublicContext, urls: WebhookUrls) -> str:
+    """Queue the patient for a handler in the handoff's own queue ``handoff-<id>``: their place
+    and a callback choice from the wait URL; the Enqueue action says what happens if nobody
+    takes them in time (``rmc_outreach.acd``)."""
+    from rmc_outreach.telephony import handoff_twiml
+
+    return handoff_twiml.enqueue(handoff_id, context, urls, intro="hold")
 
 
 def say_then_hang_up(template: str, context: PublicContext) -> str:

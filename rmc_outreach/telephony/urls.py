@@ -1,4 +1,5 @@
-"""The public URLs of our Twilio webhooks; every callback URL carries our attempt id."""
+"""The public URLs of our Twilio webhooks; every callback URL carries our id of what it is about
+(an attempt, a handoff or a handler offer)."""
 
 from __future__ import annotations
 
@@ -34,6 +35,34 @@ class WebhookUrls:
     def call_wait(self, attempt_id: uuid.UUID) -> str:
         """Hold TwiML while the patient waits for a handler."""
         return self._url(f"voice/{attempt_id}/wait")
+
+    def handoff_wait(self, handoff_id: int) -> str:
+        """Enqueue ``waitUrl``: the patient's place in the queue and the callback choice."""
+        return self._url(f"handoff/{handoff_id}/wait")
+
+    def handoff_wait_choice(self, handoff_id: int) -> str:
+        """Gather action inside the wait: 1 asks for a callback instead of waiting."""
+        return self._url(f"handoff/{handoff_id}/wait-choice")
+
+    def handoff_result(self, handoff_id: int) -> str:
+        """Enqueue ``action``: why the patient left the queue (QueueResult)."""
+        return self._url(f"handoff/{handoff_id}/result")
+
+    def offer_answer(self, offer_id: int) -> str:
+        """TwiML for the handler's leg once answered: the whisper, then the bridge."""
+        return self._url(f"offer/{offer_id}/answer")
+
+    def offer_status(self, offer_id: int) -> str:
+        """The handler leg's final status."""
+        return self._url(f"offer/{offer_id}/status")
+
+    def offer_dial_end(self, offer_id: int) -> str:
+        """Dial ``action`` on the handler's leg: the bridge is over (DialCallStatus)."""
+        return self._url(f"offer/{offer_id}/dial-end")
+
+    def offer_bridged(self, offer_id: int) -> str:
+        """``<Queue url>`` / ``<Number url>``: the patient is being connected to the handler."""
+        return self._url(f"offer/{offer_id}/bridged")
 
     def sms_status(self, attempt_id: uuid.UUID) -> str:
         """SMS delivery callbacks."""

@@ -8,7 +8,7 @@ from datetime import timedelta
 from sqlalchemy import func, select
 from twilio.request_validator import RequestValidator
 
-from rmc_outreach import attempts
+from rmc_outreach import attempts, handlers
 from rmc_outreach.clock import frozen_at
 from rmc_outreach.db import session_scope
 from rmc_outreach.models import (
@@ -18,6 +18,7 @@ from rmc_outreach.models import (
     CallbackRequest,
     Channel,
     ContactAttempt,
+    HandlerState,
     Handoff,
     Patient,
     ProviderEvent,
@@ -144,6 +145,44 @@ def test_a_replayed_callback_is_stored_and_applied_once(webhooks: Webhooks) -> N
     assert (attempt.state, attempt.outcome) == (AttemptState.FINAL, AttemptOutcome.BUSY)
 
 
+def test_with_nobody_signed_in_key_1_asks_for_a_call_back_and_nobody_waits(
+    webhooks: Webhooks,
+) -> None:
+    attempt_id, call_sid = sent_call()
+    voice = f"/twilio/voice/{attempt_id}"
+
+    greeting = webhooks.post(f"{voice}/answer", call_params(call_sid)).get_data(as_text=True)
+    choice = webhooks.post(f"{voice}/choice?round=1", call_params(call_sid, Digits="1"))
+    webhooks.post(
+        f"{voice}/status",
+        call_params(call_sid, CallStatus="completed", SequenceNumber="0", CallDuration="25"),
+    )
+    webhooks.run_enqueued()
+
+    assert "call you back, press 1" in greeting and "speak to the booking team" not in greeting
+    said = choice.get_data(as_text=True)
+    assert "will call you back" in said and "<Enqueue" not in said
+    with session_scope(read_only=True) as session:
+        handoffs = session.scalars(select(Handoff)).all()
+        callback = session.scalars(select(CallbackRequest)).one()
+    assert handoffs == []  # nobody waited for a handler, so no call was abandoned
+    assert (callback.reason, callback.phone) == (
+        "ivr_callback",
+        load_attempt(attempt_id).destination,
+    )
+    referral = referral_of(attempt_id)
+    assert (referral.status, referral.reached_by) == (ReferralStatus.REACHED, Channel.CALL)
+
+
+def test_with_a_handler_signed_in_key_1_offers_the_booking_team_now(webhooks: Webhooks) -> None:
+    signed_in_handler(HandlerState.AVAILABLE)
+    attempt_id, call_sid = sent_call()
+
+    answer = webhooks.post(f"/twilio/voice/{attempt_id}/answer", call_params(call_sid))
+
+    assert "speak to the booking team now, press 1" in answer.get_data(as_text=True)
+
+
 def test_facts_that_decide_nothing_wait_and_are_applied_with_the_final_status_in_order(
     webhooks: Webhooks,
 ) -> None:
@@ -225,24 +264,42 @@ def test_answering_plays_the_greeting_and_options_in_en_gb_with_the_attempt_in_t
     assert "press 1" in body
 
 
+def signed_in_handler(state: HandlerState = HandlerState.AWAY) -> int:
+    """A handler signed in (by default away: signed in, but takes no call)."""
+    with session_scope() as session:
+        handler = handlers.create_handler(session, None, "Handler A", "client:handler_a")
+        handlers.change_state(session, handler.id, HandlerState.AVAILABLE)
+        if state is not HandlerState.AVAILABLE:
+            handlers.change_state(session, handler.id, state)
+        return handler.id
+
+
 def test_pressing_1_queues_for_the_team_and_an_unanswered_wait_ends_in_a_callback(
     webhooks: Webhooks,
 ) -> None:
+    signed_in_handler()
     attempt_id, call_sid = sent_call()
     base = f"/twilio/voice/{attempt_id}"
     with frozen_at(WEDNESDAY_10AM):
         choice = webhooks.post(f"{base}/choice?round=1", call_params(call_sid, Digits="1"))
         webhooks.run_enqueued()
-        early = webhooks.post(f"{base}/wait", call_params(call_sid, QueueTime="20"))
+        with session_scope(read_only=True) as session:
+            handoff_id = session.scalars(select(Handoff.id)).one()
+        wait = f"/twilio/handoff/{handoff_id}/wait"
+        early = webhooks.post(wait, call_params(call_sid, QueueTime="20"))
     with frozen_at(WEDNESDAY_10AM + timedelta(seconds=61)):
-        late = webhooks.post(f"{base}/wait", call_params(call_sid, QueueTime="61"))
+        late = webhooks.post(wait, call_params(call_sid, QueueTime="61"))
+        result = webhooks.post(
+            f"/twilio/handoff/{handoff_id}/result",
+            call_params(call_sid, QueueResult="leave", QueueTime="61"),
+        )
         webhooks.run_enqueued()
 
-    assert "<Enqueue" in choice.get_data(as_text=True)
-    assert "booking-team" in choice.get_data(as_text=True)
+    assert f">handoff-{handoff_id}</Enqueue>" in choice.get_data(as_text=True)
     assert "<Pause" in early.get_data(as_text=True)
     assert "<Leave" not in early.get_data(as_text=True)
     assert "<Leave" in late.get_data(as_text=True)
+    assert "nobody from the booking team is free" in result.get_data(as_text=True)
     referral = referral_of(attempt_id)
     assert (referral.status, referral.reached_by) == (ReferralStatus.REACHED, Channel.CALL)
     with session_scope(read_only=True) as session:

@@ -15,8 +15,8 @@ from twilio.request_validator import RequestValidator
 from werkzeug.test import TestResponse
 
 from admin_ui import create_app
-from admin_ui.webhooks import ENGINE_CONFIG_EXTENSION, ENQUEUE_EXTENSION
-from rmc_outreach import call_events, events, outreach
+from admin_ui.webhooks import CONNECT_HANDLERS, ENGINE_CONFIG_EXTENSION, ENQUEUE_EXTENSION
+from rmc_outreach import acd, call_events, events, outreach
 from rmc_outreach.config import Settings
 from rmc_outreach.engine_config import EngineConfig
 from tests.engine.support import ACCOUNT_SID, AUTH_TOKEN, FakeProvider, engine_config_for
@@ -43,15 +43,22 @@ class Webhooks:
         return self.client.post(path, data=params, headers={"X-Twilio-Signature": signature})
 
     def run_enqueued(self) -> int:
-        """Apply every enqueued event as the worker would, then the follow-ups; returns how
-        many tasks ran."""
+        """Run every enqueued task as the worker would (applying events, then their
+        follow-ups; connecting handlers), including the tasks they enqueue; returns how many
+        event tasks ran."""
         ran = 0
         while self.enqueued:
-            _name, args = self.enqueued.pop(0)
+            name, args = self.enqueued.pop(0)
+            if name == CONNECT_HANDLERS:
+                acd.connect_waiting(self.config, self.provider)
+                continue
             follow_ups, _applied = events.apply_event(int(args[0]))
             call_events.answer_machines(follow_ups, self.provider, self.config)
             for sms_attempt_id in follow_ups.sms_attempt_ids:
                 outreach.send_sms(sms_attempt_id, self.provider, self.config)
+            acd.hang_up_handler_calls(follow_ups.hang_up_calls, self.provider)
+            if follow_ups.connect_handlers:
+                self.enqueued.append((CONNECT_HANDLERS, []))
             ran += 1
         return ran
 

@@ -14,7 +14,13 @@ from datetime import UTC, datetime
 from rmc_outreach.clock import now
 from rmc_outreach.config import Settings
 from rmc_outreach.engine_config import EngineConfig, engine_config
-from rmc_outreach.telephony.base import CallRequest, ProviderCall, ProviderMessage, SmsRequest
+from rmc_outreach.telephony.base import (
+    CallRequest,
+    HandlerCallRequest,
+    ProviderCall,
+    ProviderMessage,
+    SmsRequest,
+)
 from rmc_outreach.telephony.errors import PermanentProviderError, ProviderError
 
 # Wednesday 25 November 2026, 10:00 in London (GMT): inside the default calling window.
@@ -40,6 +46,8 @@ class FakeProvider:
 
     def __init__(self) -> None:
         self.calls: list[CallRequest] = []
+        self.handler_calls: list[HandlerCallRequest] = []
+        self.hung_up: list[str] = []
         self.messages: list[SmsRequest] = []
         self.twiml_updates: list[tuple[str, str]] = []
         self.known_calls: dict[str, ProviderCall] = {}
@@ -60,6 +68,16 @@ class FakeProvider:
             sid=f"CA{uuid.uuid4().hex}", status="queued", to=request.to, start_time=now()
         )
         self.calls.append(request)
+        self.known_calls[call.sid] = call
+        return call
+
+    def place_handler_call(self, request: HandlerCallRequest) -> ProviderCall:
+        """Ring a handler (recorded), unless told to fail."""
+        self._raise_if_told()
+        call = ProviderCall(
+            sid=f"CA{uuid.uuid4().hex}", status="queued", to=request.to, start_time=now()
+        )
+        self.handler_calls.append(request)
         self.known_calls[call.sid] = call
         return call
 
@@ -103,3 +121,4 @@ class FakeProvider:
     def hang_up(self, sid: str) -> None:
         """Record a hang-up as an empty redirect."""
         self.twiml_updates.append((sid, ""))
+        self.hung_up.append(sid)

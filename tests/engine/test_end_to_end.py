@@ -19,8 +19,8 @@ from sqlalchemy import Engine, select
 from werkzeug.serving import make_server
 
 from admin_ui import create_app
-from admin_ui.webhooks import ENGINE_CONFIG_EXTENSION, ENQUEUE_EXTENSION
-from rmc_outreach import call_events, clock, events, outreach
+from admin_ui.webhooks import CONNECT_HANDLERS, ENGINE_CONFIG_EXTENSION, ENQUEUE_EXTENSION
+from rmc_outreach import acd, call_events, clock, events, outreach
 from rmc_outreach.config import Settings
 from rmc_outreach.db import session_scope
 from rmc_outreach.dispatch import run_dispatch
@@ -83,7 +83,10 @@ def _apply_enqueued(pipeline: Pipeline) -> None:
         with pipeline.lock:
             if not pipeline.enqueued:
                 return
-            _name, args = pipeline.enqueued.pop(0)
+            name, args = pipeline.enqueued.pop(0)
+        if name == CONNECT_HANDLERS:
+            acd.connect_waiting(config, pipeline.provider)
+            continue
         follow_ups, _applied = events.apply_event(int(args[0]))
         call_events.answer_machines(follow_ups, pipeline.provider, config)
         for sms_attempt_id in follow_ups.sms_attempt_ids:

@@ -2,11 +2,17 @@
 
 ``WebhookReceiver`` is a small werkzeug server standing where our web app stands: it checks every
 request's ``X-Twilio-Signature`` with the SDK's ``RequestValidator`` against the URL it was sent
-to, records it, and answers with the project's real TwiML (``rmc_outreach.telephony.twiml``).
+to, records it, and answers with the project's real TwiML (``rmc_outreach.telephony.twiml``) for
+the contact flow. For the handler side (issue 4) it plays a minimal ACD of its own, built with the
+SDK's ``VoiceResponse`` (so these tests do not depend on the engine): handoff queues
+``handoff-<id>`` with a wait URL offering a callback, handler legs ("offers") whose answer TwiML
+whispers and dials the queue (or a number), and the console's JSON API, which it records.
 """
 
 from __future__ import annotations
 
+import itertools
+import json
 import threading
 import time
 import uuid
@@ -17,16 +23,19 @@ from pathlib import Path
 from typing import Any
 
 from twilio.request_validator import RequestValidator
+from twilio.rest import Client
+from twilio.twiml.voice_response import Dial, Gather, VoiceResponse
 from werkzeug.routing import Map, Rule
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 from rmc_outreach.config import Settings, load_settings
-from rmc_outreach.messages import default_public_context
+from rmc_outreach.messages import default_public_context, render_voice
 from rmc_outreach.simulation.carrier import PopulationConfig, RunningSimulator, start_simulator
+from rmc_outreach.simulation.carrier.staff import StaffConfig
 from rmc_outreach.telephony import twiml
 from rmc_outreach.telephony.base import CallRequest, SmsRequest
-from rmc_outreach.telephony.twilio_provider import TwilioProvider
+from rmc_outreach.telephony.twilio_provider import LocalEndpointHttpClient, TwilioProvider
 from rmc_outreach.telephony.urls import WebhookUrls
 
 ACCOUNT_SID = "AC" + "5" * 32
@@ -79,6 +88,8 @@ class Received:
     form: dict[str, str]
     signature_valid: bool
     at: float = field(default_factory=time.monotonic)
+    json: dict[str, Any] | None = None
+    method: str = "POST"
 
 
 class _Quiet(WSGIRequestHandler):
@@ -94,12 +105,25 @@ class WebhookReceiver:
         self.hold_rounds = hold_rounds
         self.on_amd: Callable[[str, str], None] | None = None
         self.answer_twiml: Callable[[uuid.UUID], str] | None = None
+        # The handler side: handoff queues, offers (handler legs) and the console API.
+        self.handoff_mode = False  # keypad 1 joins queue handoff-<id> (else "booking-team")
+        self.handoff_hold_rounds: int | None = None  # wait rounds before <Leave/> (None: never)
+        self.wait_pause_s = 5
+        self.handoffs: dict[uuid.UUID, int] = {}
+        self.offers: dict[int, str] = {}  # offer id -> "queue:<handoff id>" or "number:<E.164>"
+        self.console_wrap_up: dict[int, int] = {}  # handler id -> handoff id (GET console)
+        self.on_handoff: Callable[[int], None] | None = None
+        self._handoff_ids = itertools.count(101)
         self._lock = threading.Lock()
         self._map = Map(
             [
                 Rule("/twilio/voice/<uuid:attempt>/<kind>", endpoint="voice"),
                 Rule("/twilio/sms/<uuid:attempt>/status", endpoint="sms_status"),
                 Rule("/twilio/sms/inbound", endpoint="sms_inbound"),
+                Rule("/twilio/handoff/<int:handoff>/<kind>", endpoint="handoff"),
+                Rule("/twilio/offer/<int:offer>/<kind>", endpoint="offer"),
+                Rule("/api/console/<int:handler>", endpoint="console"),
+                Rule("/api/console/<int:handler>/<kind>", endpoint="console"),
             ]
         )
         self._server: BaseWSGIServer = make_server(
@@ -120,21 +144,110 @@ class WebhookReceiver:
     def _app(self, environ: Any, start_response: Any) -> Any:
         request = Request(environ)
         form = request.form.to_dict()
+        payload = request.get_json(silent=True) if request.is_json else None
         valid = RequestValidator(AUTH_TOKEN).validate(
             request.url, request.form, request.headers.get("X-Twilio-Signature", "")
         )
         with self._lock:
-            self.received.append(Received(request.path, request.args.to_dict(), form, valid))
+            self.received.append(
+                Received(
+                    request.path, request.args.to_dict(), form, valid, json=payload,
+                    method=request.method,
+                )
+            )  # fmt: skip
         endpoint, values = self._map.bind_to_environ(environ).match()
+        if endpoint == "console":
+            answer = self._console(values["handler"], values.get("kind"), payload or {})
+            return Response(json.dumps(answer), mimetype="application/json")(
+                environ, start_response
+            )
         body = ""
         if endpoint == "voice":
             body = self._voice(values["attempt"], values["kind"], request, form)
+        elif endpoint == "handoff":
+            body = self._handoff(values["handoff"], values["kind"], form)
+        elif endpoint == "offer":
+            body = self._offer(values["offer"], values["kind"])
         elif endpoint == "sms_inbound":
             body = "<Response/>"
         mimetype = "text/xml" if body else "text/plain"
         return Response(body, status=200 if body else 204, mimetype=mimetype)(
             environ, start_response
         )
+
+    # -- the handler side (a minimal ACD of the receiver's own) --------------------------------
+
+    def _url(self, path: str) -> str:
+        return f"{self.base_url}{path}"
+
+    def _enqueue_handoff(self, attempt: uuid.UUID) -> str:
+        handoff = next(self._handoff_ids)
+        with self._lock:
+            self.handoffs[attempt] = handoff
+        if self.on_handoff is not None:
+            self.on_handoff(handoff)
+        response = VoiceResponse()
+        response.say("Please hold for the booking team.")
+        response.enqueue(
+            f"handoff-{handoff}",
+            action=self._url(f"/twilio/handoff/{handoff}/result"),
+            wait_url=self._url(f"/twilio/handoff/{handoff}/wait"),
+            wait_url_method="POST",
+        )
+        response.say("Nobody could take your call. We will call you back.")
+        response.hangup()
+        return str(response)
+
+    def _handoff(self, handoff: int, kind: str, form: dict[str, str]) -> str:
+        response = VoiceResponse()
+        if kind == "wait":
+            rounds = len(self.of_kind("wait", f"/handoff/{handoff}/"))
+            if self.handoff_hold_rounds is not None and rounds > self.handoff_hold_rounds:
+                response.leave()
+                return str(response)
+            gather = Gather(
+                num_digits=1,
+                action=self._url(f"/twilio/handoff/{handoff}/wait-choice"),
+                timeout=1,
+            )
+            gather.say(f"You are number {form.get('QueuePosition', '1')} in the queue.")
+            gather.say("Press 1 to ask us to call you back instead.")
+            gather.pause(length=self.wait_pause_s)
+            response.append(gather)
+        elif kind == "wait-choice" and form.get("Digits") == "1":
+            response.say("Thank you. We will call you back.")
+            response.hangup()
+        elif kind == "result":
+            if form.get("QueueResult") == "leave":
+                response.say("Nobody could take your call. We will call you back.")
+            response.hangup()
+        return str(response)
+
+    def _offer(self, offer: int, kind: str) -> str:
+        response = VoiceResponse()
+        if kind == "answer":
+            target, _, value = self.offers.get(offer, "queue:0").partition(":")
+            response.say("Booking call: referral ending 1234, routine, cardiology.")
+            timeout = 5 if target == "queue" else 25  # the queue wait; the patient's ringing
+            dial = Dial(action=self._url(f"/twilio/offer/{offer}/dial-end"), timeout=timeout)
+            bridged = self._url(f"/twilio/offer/{offer}/bridged")
+            if target == "queue":
+                dial.queue(f"handoff-{value}", url=bridged)
+            else:
+                dial.number(value, url=bridged)
+            response.append(dial)
+            response.hangup()
+        elif kind == "dial-end":
+            response.hangup()
+        elif kind == "status":
+            return ""
+        return str(response)
+
+    def _console(self, handler: int, kind: str | None, payload: dict[str, Any]) -> dict[str, Any]:
+        if kind is None:
+            handoff = self.console_wrap_up.get(handler)
+            return {"wrap_up": None if handoff is None else {"handoff_id": handoff}}
+        return {"state": payload.get("state", "available")}
 
     def _voice(self, attempt: uuid.UUID, kind: str, request: Request, form: dict[str, str]) -> str:
         if kind == "answer":
@@ -152,21 +265,32 @@ class WebhookReceiver:
         return ""
 
     def _choice(self, attempt: uuid.UUID, digits: str, round_number: int) -> str:
-        if digits == "1":
-            return twiml.to_booking_team(attempt, CONTEXT, self.urls)
+        if digits == "1" and self.handoff_mode:
+            return self._enqueue_handoff(attempt)
+        if digits == "1":  # the issue-3 flow: one shared queue, nobody answers
+            response = VoiceResponse()
+            response.say(render_voice("hold", CONTEXT))
+            response.enqueue("booking-team", wait_url=self.urls.call_wait(attempt))
+            response.say(render_voice("no_handler", CONTEXT))
+            response.hangup()
+            return str(response)
         goodbyes = {"2": "sms_requested", "3": "declined"}
         if digits in goodbyes:
             return twiml.say_then_hang_up(goodbyes[digits], CONTEXT)
         return twiml.repeat_options(attempt, CONTEXT, self.urls, round_number + 1)
 
-    def of_kind(self, kind: str, attempt: uuid.UUID | None = None) -> list[Received]:
-        """Requests whose path ends in ``kind`` (for one attempt, if given)."""
+    def of_kind(self, kind: str, attempt: uuid.UUID | str | None = None) -> list[Received]:
+        """Requests whose path ends in ``kind`` (and contains ``attempt``, if given)."""
         with self._lock:
             return [
                 item
                 for item in self.received
                 if item.path.endswith("/" + kind) and (attempt is None or str(attempt) in item.path)
             ]
+
+    def console_posts(self, kind: str) -> list[Received]:
+        """JSON posts to the console API ending in ``kind`` (state, outcome)."""
+        return [item for item in self.of_kind(kind) if item.path.startswith("/api/console/")]
 
     def wait_for(self, predicate: Callable[[], bool], timeout_s: float = 10.0) -> None:
         """Wait until ``predicate()`` holds; fail the test if it never does."""
@@ -207,6 +331,34 @@ class Harness:
         )
         return attempt, placed.sid
 
+    def ring_handler(
+        self,
+        endpoint: str,
+        offer: int,
+        target: str,
+        *,
+        ring_timeout_s: int = 20,
+        events: tuple[str, ...] = ("completed",),
+    ) -> str:
+        """Ring a handler endpoint as the ACD does (no AMD); ``target`` is ``queue:<handoff id>``
+        or ``number:<E.164>``. Returns the call SID."""
+        self.receiver.offers[offer] = target
+        client = Client(
+            ACCOUNT_SID,
+            AUTH_TOKEN,
+            http_client=LocalEndpointHttpClient(self.simulator.base_url),
+        )
+        call = client.calls.create(
+            to=endpoint,
+            from_=OUR_NUMBER,
+            url=self.receiver._url(f"/twilio/offer/{offer}/answer"),
+            status_callback=self.receiver._url(f"/twilio/offer/{offer}/status"),
+            status_callback_event=list(events),
+            timeout=ring_timeout_s,
+        )
+        sid: str = call.sid
+        return sid
+
     def sms(self, to: str, body: str = "Please call us to book.") -> tuple[uuid.UUID, str]:
         """Send an SMS through the provider; returns (attempt id, message SID)."""
         attempt = uuid.uuid4()
@@ -229,6 +381,7 @@ def harness(
     seed: int = 7,
     time_scale: float = TIME_SCALE,
     validation: str = "openapi-core",
+    staff: StaffConfig | None = None,
 ) -> Iterator[Harness]:
     """Receiver, simulator (ledger file under tmp_path) and provider; all stopped after."""
     receiver = WebhookReceiver()
@@ -240,6 +393,7 @@ def harness(
         population=population or quiet_population(),
         ledger_path=tmp_path / "ledger.jsonl",
         validation=validation,  # type: ignore[arg-type]
+        staff=staff,
     )
     provider = TwilioProvider(replace(settings, twilio_api_base_url=simulator.base_url))
     try:

@@ -19,7 +19,7 @@ import pytest
 from rmc_outreach import clock
 from rmc_outreach.messages import default_public_context
 from rmc_outreach.telephony import twiml
-from rmc_outreach.telephony.base import CallRequest, SmsRequest
+from rmc_outreach.telephony.base import CallRequest, HandlerCallRequest, SmsRequest
 from rmc_outreach.telephony.errors import (
     AmbiguousProviderError,
     PermanentProviderError,
@@ -185,3 +185,25 @@ def test_a_read_timeout_after_the_call_was_accepted_is_ambiguous_and_not_retried
 
     assert _operations(h) == [("create_call", 201)]  # acted on once, never sent again
     assert h.simulator.stats()["calls_created"] == 1
+
+
+def test_a_handler_call_validates_against_twilios_spec_without_machine_detection(
+    h: Harness,
+) -> None:
+    urls = h.receiver.urls
+    placed = [
+        h.provider.place_handler_call(
+            HandlerCallRequest(
+                to=endpoint,
+                caller_id=OUR_NUMBER,
+                answer_url=urls.offer_answer(7),
+                status_callback_url=urls.offer_status(7),
+            )
+        )
+        for endpoint in ("client:sim_handler_1", "+447700900406")
+    ]
+
+    assert all(call.sid.startswith("CA") for call in placed)
+    assert [operation for operation, _ in _operations(h)] == ["create_call", "create_call"]
+    assert all(status == 201 for _, status in _operations(h))
+    assert h.simulator.stats()["validation_failures"] == 0

@@ -108,3 +108,11 @@ def test_a_test_that_publishes_a_task_without_isolating_celery_fails_loudly(
 
     with pytest.raises(KeyError, match="celery-is-not-isolated-in-this-test"):
         record_worker_heartbeat.delay()
+
+
+def test_beat_offers_waiting_patients_to_handlers_every_two_seconds_on_the_calls_queue() -> None:
+    from workers.queues import TASK_QUEUES, Queues, TaskNames
+
+    entry = BEAT_SCHEDULE[TaskNames.CONNECT_HANDLERS]
+    assert (entry["task"], entry["schedule"]) == ("connect-handlers", 2.0)
+    assert TASK_QUEUES[TaskNames.CONNECT_HANDLERS] == Queues.CALLS

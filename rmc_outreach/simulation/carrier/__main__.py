@@ -1,4 +1,9 @@
-"""Command line: ``python -m rmc_outreach.simulation.carrier --port P --seed S [--ledger PATH]``.
+"""Command line: ``python -m rmc_outreach.simulation.carrier --port P --seed S [--ledger PATH]
+[--handlers N] [--handler IDENTITY=ID ...]``.
+
+``--handlers N`` simulates handlers ``sim_handler_1..N`` (they answer ``client:sim_handler_K``);
+each ``--handler sim_handler_K=ID`` gives one our handler id, so it can use the console API
+(sign in, outcomes) on the web process at ``PUBLIC_BASE_URL``.
 
 Settings come from the environment (``TWILIO_ACCOUNT_SID``/``TWILIO_AUTH_TOKEN`` it accepts,
 ``TWILIO_SMS_FROM``, ``PUBLIC_BASE_URL`` for inbound SMS, ``RMC_CLOCK``/``REDIS_URL`` for the shared
@@ -19,6 +24,7 @@ from rmc_outreach.clock import configure_clock
 from rmc_outreach.config import ConfigError, load_settings
 from rmc_outreach.simulation.carrier.server import SimulatorRefusedError, serve
 from rmc_outreach.simulation.carrier.spec import ENGINES
+from rmc_outreach.simulation.carrier.staff import StaffConfig
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -38,7 +44,23 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--validation", choices=ENGINES, default="compiled")
     parser.add_argument("--allow-remote", action="store_true", help="bind a non-loopback host")
+    parser.add_argument("--handlers", type=int, default=0, help="simulated handlers (default 0)")
+    parser.add_argument(
+        "--handler",
+        action="append",
+        default=[],
+        type=_handler_id,
+        metavar="IDENTITY=ID",
+        help="our handler id of a simulated handler identity (repeatable)",
+    )
     return parser
+
+
+def _handler_id(text: str) -> tuple[str, int]:
+    identity, _, number = text.partition("=")
+    if not identity or not number.isdigit():
+        raise argparse.ArgumentTypeError("expected IDENTITY=ID, e.g. sim_handler_1=4")
+    return identity, int(number)
 
 
 def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
@@ -67,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
             ledger_path=ledger,
             validation=arguments.validation,
             allow_remote=arguments.allow_remote,
+            staff=StaffConfig(count=arguments.handlers, handler_ids=dict(arguments.handler)),
         )
     except SimulatorRefusedError as error:
         print(f"refused: {error}", file=sys.stderr)  # noqa: T201

@@ -297,4 +297,6 @@ def simulator_stats(carrier: Carrier) -> dict[str, Any]:
         "scheduled_events": carrier.scheduler.pending(),
         "opt_out_blocks": blocked,
         "time_scale": carrier.sim_time.rate,
+        "queues": carrier.queues.snapshot(carrier.sim_time.now_s()),
+        "staff": carrier.staff.snapshot(),
     }

@@ -8,6 +8,10 @@ Status callbacks go to ``StatusCallback`` for the requested ``StatusCallbackEven
 ``CallDuration`` on the final one. When answered, the ``Url`` is fetched (or the inline ``Twiml``
 played) and ``twiml.CallRun`` plays it; with asynchronous AMD the result is posted mid-call, with
 synchronous AMD it is waited for and sent as ``AnsweredBy`` with the ``Url`` request.
+
+A call to a handler endpoint (``client:``/``sip:``) is planned by the simulated handlers
+(``staff``) instead of the population: it never has AMD, and when it ends the handler wraps up
+(after a bridged call) or comes back later (after a call they missed).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from rmc_outreach import clock
 from rmc_outreach.simulation.carrier.population import CallPlan
 from rmc_outreach.simulation.carrier.resources import SimCall, attempt_id_from, new_sid
 from rmc_outreach.simulation.carrier.rules import bad_request, not_found
+from rmc_outreach.simulation.carrier.staff import HandlerLeg, is_handler_endpoint
 from rmc_outreach.simulation.carrier.state import Carrier
 from rmc_outreach.simulation.carrier.twiml import CallEnded, CallRun, Document, parse_twiml
 
@@ -191,34 +196,43 @@ def _run(carrier: Carrier, call: SimCall, index: int) -> None:
         _finish(carrier, call, "canceled", callbacks, None, ended_by="api_hang_up")
         return
     form = call.form
-    plan = carrier.population.plan_call(
-        call.to,
-        index,
-        carrier.local_now(),
-        ring_timeout_s=int(form.get("Timeout", DEFAULT_RING_TIMEOUT_S)),
-        detection_timeout_s=int(form.get("MachineDetectionTimeout", DEFAULT_DETECTION_TIMEOUT_S)),
-    )
+    ring_timeout = int(form.get("Timeout", DEFAULT_RING_TIMEOUT_S))
+    leg: HandlerLeg | None = None
+    if is_handler_endpoint(call.to):
+        plan, leg = carrier.staff.plan_leg(call.to, ring_timeout)
+    else:
+        plan = carrier.population.plan_call(
+            call.to,
+            index,
+            carrier.local_now(),
+            ring_timeout_s=ring_timeout,
+            detection_timeout_s=int(
+                form.get("MachineDetectionTimeout", DEFAULT_DETECTION_TIMEOUT_S)
+            ),
+        )
     callbacks.send("initiated")
     if plan.outcome != "failed":
         cancelled, pending_twiml = _ring(carrier, call, DIALLING_S, pending_twiml)
         if cancelled:
-            _finish(carrier, call, "canceled", callbacks, plan, ended_by="api_hang_up")
+            _finish(carrier, call, "canceled", callbacks, plan, ended_by="api_hang_up", leg=leg)
             return
         _set_status(carrier, call, "ringing")
         callbacks.send("ringing")
     cancelled, pending_twiml = _ring(carrier, call, plan.ring_s, pending_twiml)
     if cancelled:
-        _finish(carrier, call, "canceled", callbacks, plan, ended_by="api_hang_up")
+        _finish(carrier, call, "canceled", callbacks, plan, ended_by="api_hang_up", leg=leg)
         return
     if plan.outcome in ("busy", "no-answer", "failed"):
-        _finish(carrier, call, plan.outcome, callbacks, plan, ended_by="network")
+        _finish(carrier, call, plan.outcome, callbacks, plan, ended_by="network", leg=leg)
         return
+    if leg is not None:
+        carrier.staff.leg_answered(call.sid, leg)
     _set_status(carrier, call, "in-progress")
     callbacks.send("in-progress")
     time_limit = float(form.get("TimeLimit", DEFAULT_TIME_LIMIT_S))
-    run = CallRun(carrier, call, plan, time_limit)
+    run = CallRun(carrier, call, plan, time_limit, leg=leg)
     ended_by = _play(carrier, call, plan, run, pending_twiml)
-    _finish(carrier, call, "completed", callbacks, plan, ended_by=ended_by, run=run)
+    _finish(carrier, call, "completed", callbacks, plan, ended_by=ended_by, run=run, leg=leg)
 
 
 def _play(
@@ -260,6 +274,7 @@ def _finish(
     *,
     ended_by: str,
     run: CallRun | None = None,
+    leg: HandlerLeg | None = None,
 ) -> None:
     duration = math.ceil(run.elapsed) if run is not None else 0
     with carrier.lock:
@@ -293,5 +308,9 @@ def _finish(
                 answered_by=call.answered_by,
                 **summary,
             )
+    if leg is not None:
+        carrier.staff.leg_ended(
+            call.sid, leg, status=status, duration_s=duration, ended_by=ended_by
+        )
     if callbacks is not None:
         callbacks.send(status, {"CallDuration": str(duration)})

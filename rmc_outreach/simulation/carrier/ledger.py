@@ -21,6 +21,34 @@ Entry kinds (all have ``seq``, ``kind``, ``at`` = ``clock.now()`` in ISO 8601):
   (call, free_text, stop, help, start), ``body_chars``, ``message_sid``, ``webhook_status``.
 - ``webhook``: a webhook the simulator could not deliver or that answered an error:
   ``purpose``, ``path``, ``status`` or ``error``.
+
+The handler side (issue 4). Times in ``at``/``*_at`` are ``clock.now()``; ``*_s`` are simulated
+seconds. Handler legs also get a ``call`` entry (``to`` = ``client:...``, no ``attempt_id``).
+
+- ``queue_join``: a call entered a named queue: ``sid``, ``attempt_id``, ``queue``, ``queue_sid``,
+  ``position``, ``size``.
+- ``queue_leave``: it left: ``sid``, ``attempt_id``, ``queue``, ``result`` (bridged, leave,
+  hangup, redirected, queue-full), ``wait_s`` (time in the queue until dequeued or leaving);
+  bridged: ``handler_sid``, ``identity``; hangup: ``ended_by`` (callee_hung_up, twiml_hangup...).
+- ``bridge``: a ``<Dial><Queue>`` took a caller: ``queue``, ``caller_sid``, ``attempt_id`` (the
+  patient's), ``handler_sid``, ``identity``, ``handler_id``, ``handoff_id`` (from
+  ``handoff-<id>``), ``wait_s``, ``connected``, ``started_at``, ``ended_at``, ``talk_s``,
+  ``ended_by`` (handler_hung_up, caller_hung_up, dequeuer_ended).
+- ``handler_leg``: a call to a handler endpoint ended: ``sid``, ``identity``, ``handler_id``,
+  ``simulated``, ``status``, ``answered``, ``bridged``, ``talk_s``, ``duration_s``, ``queue``,
+  ``handoff_id``, ``ended_by``.
+- ``dial_leg``: a handler's ``<Dial><Number>``: ``sid`` (the dialled leg), ``parent_sid``, ``to``,
+  ``status``, ``answered_by`` (the population's plan: human, machine, no-answer...), ``ring_s``,
+  ``duration_s``, ``identity``, ``handler_id``.
+- ``wrap_up``: a simulated handler finished wrap-up: ``identity``, ``handler_id``, ``call_sid``,
+  ``handoff_id``, ``started_at``, ``ended_at``, ``seconds``.
+- ``handler_post``: a console API call by a simulated handler: ``identity``, ``handler_id``,
+  ``purpose`` (sign_in, outcome, back_available), ``status`` (HTTP, 0 unreachable), ``state`` or
+  ``outcome`` and ``handoff_id``, ``error``. Never the booking date, clinic or note.
+
+From these a benchmark gets patients' waits (``queue_leave.wait_s`` by result), abandoned calls
+(``queue_leave`` hangup/leave), and handler occupancy (signed in from ``handler_post`` sign_in;
+busy = ``handler_leg`` durations + ``wrap_up.seconds``).
 """
 
 from __future__ import annotations

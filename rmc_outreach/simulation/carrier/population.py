@@ -21,7 +21,8 @@ Defaults (``PopulationConfig``), chosen to be plausible for an English referral 
   ``_other`` 8 %); 4 % are mistaken for ``human`` at 2-4 s. A greeting longer than the detection
   timeout gives ``unknown``. 0.3 % of numbers are fax lines (``fax`` at 3-5 s).
 - **Keypad** (each Gather round): 1 55 %, 2 20 %, 3 7 %, 9 3 %, nothing 15 %, pressed 1-4 s after
-  the prompt. 3 % of people hang up early (3-10 s in). Patience in the handler queue 120-900 s.
+  the prompt. 3 % of people hang up early (3-10 s in). Patience in the handler queue 120-900 s;
+  15 % of people waiting there press 1 (call me back instead) when offered, after 20-120 s.
 - **Wrong numbers** (3 %): when they answer, press nothing and hang up after 4-15 s.
 - **Dead numbers** (2 %): calls fail; SMS are undelivered (30003, 30005 or 30006).
 - **SMS replies** (per delivered SMS): CALL 8 %, free text 6 %, STOP 3 %, HELP 1 %, none 82 %,
@@ -114,6 +115,8 @@ class PopulationConfig:
     )
     keypad_delay_s: tuple[float, float] = (1.0, 4.0)
     queue_patience_s: tuple[float, float] = (120.0, 900.0)
+    wait_callback_rate: float = 0.15
+    wait_callback_after_s: tuple[float, float] = (20.0, 120.0)
     wrong_number_hang_up_s: tuple[float, float] = (4.0, 15.0)
     bridged_call_s: tuple[float, float] = (60.0, 400.0)
     machine_silence_hang_up_s: float = 8.0
@@ -144,6 +147,7 @@ class PopulationConfig:
             self.amd_machine_as_human_rate,
             self.early_hang_up_rate,
             self.sms_start_after_stop_rate,
+            self.wait_callback_rate,
         )
         if any(not 0.0 <= share <= 1.0 for share in shares):
             raise ValueError("population shares and rates must be between 0 and 1")
@@ -180,7 +184,9 @@ class CallPlan:
 
     ``outcome`` is ``human``, ``machine``, ``fax``, ``busy``, ``no-answer`` or ``failed``. Times
     are simulated seconds: ``ring_s`` from ringing to answer (or to busy/failure/no-answer);
-    ``amd_after_s``, ``beep_at_s`` and ``hang_up_after_s`` from the answer.
+    ``amd_after_s``, ``beep_at_s`` and ``hang_up_after_s`` from the answer. In a handler
+    queue the person presses ``wait_digit`` (``"1"``: call me back instead; ``""``: never) at the
+    first ``<Gather>`` of the wait music once they have waited ``wait_digit_after_s``.
     """
 
     outcome: str
@@ -193,6 +199,8 @@ class CallPlan:
     keypad_delay_s: float = 2.0
     queue_patience_s: float = 600.0
     bridged_s: float = 180.0
+    wait_digit: str = ""
+    wait_digit_after_s: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -299,13 +307,18 @@ class Population:
         if person.line == "fax":
             answers = True
         if answers and ring_s < ring_timeout_s:
-            return self._answered(person, rng, ring_s, detection_timeout_s)
+            return self._answered(person, rng, ring_s, detection_timeout_s, call_index)
         if person.has_machine and person.machine_pickup_s < ring_timeout_s:
             return self._machine(person, rng, detection_timeout_s)
         return CallPlan("no-answer", ring_s=float(ring_timeout_s))
 
     def _answered(
-        self, person: Person, rng: random.Random, ring_s: float, detection_timeout_s: float
+        self,
+        person: Person,
+        rng: random.Random,
+        ring_s: float,
+        detection_timeout_s: float,
+        call_index: int,
     ) -> CallPlan:
         config = self.config
         if person.line == "fax":
@@ -332,6 +345,8 @@ class Population:
             hang_up = _between(config.wrong_number_hang_up_s, rng.random())
         elif rng.random() < config.early_hang_up_rate:
             hang_up = rng.uniform(3.0, 10.0)
+        waiting = random.Random(_digest(self.seed, person.number, "wait", call_index))
+        wait_digit = "1" if waiting.random() < config.wait_callback_rate else ""
         return CallPlan(
             "human",
             ring_s,
@@ -342,6 +357,8 @@ class Population:
             keypad_delay_s=_between(config.keypad_delay_s, rng.random()),
             queue_patience_s=_between(config.queue_patience_s, rng.random()),
             bridged_s=_between(config.bridged_call_s, rng.random()),
+            wait_digit=wait_digit if person.line == "person" else "",
+            wait_digit_after_s=_between(config.wait_callback_after_s, waiting.random()),
         )
 
     def _machine(self, person: Person, rng: random.Random, detection_timeout_s: float) -> CallPlan:

@@ -3,7 +3,9 @@
 The spec marks some rules only in ``x-twilio.conditional`` or in description text; Twilio enforces
 them all (see ``shared/twilio/README.md``): a call needs ``Url``, ``Twiml`` or ``ApplicationSid``;
 a message needs ``From`` or ``MessagingServiceSid`` and one of ``Body``/``MediaUrl``/``ContentSid``;
-``MachineDetection`` is ``Enable`` or ``DetectMessageEnd``; ``AsyncAmd`` is the string ``true`` or
+a call's ``To`` is an E.164 number, ``client:<identity>`` (letters, digits, underscores, at most
+121: Twilio's rule for client identities) or a ``sip:`` URI; ``MachineDetection`` is ``Enable``
+or ``DetectMessageEnd``; ``AsyncAmd`` is the string ``true`` or
 ``false`` (the SDK sends ``True`` for a Python bool, which Twilio does not accept); each
 ``StatusCallbackEvent`` is ``initiated``, ``ringing``, ``answered`` or ``completed``; ``Timeout``
 is at most 600; ``Twiml`` at most 4,000 characters and a ``<Response>`` document; ``Body`` at
@@ -21,6 +23,7 @@ To, 21212 invalid From, 21213 no From, 21603 no From or MessagingServiceSid, 216
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from xml.etree import ElementTree
 
@@ -43,6 +46,10 @@ CALL_PROGRESS_EVENTS = frozenset({"initiated", "ringing", "answered", "completed
 MAX_TIMEOUT_S = 600
 MAX_TWIML_CHARS = 4000
 MAX_BODY_CHARS = 1600
+MAX_SIP_CHARS = 255
+# Twilio Voice SDK client identities: letters, digits and underscores, at most 121 characters.
+CLIENT_TO = re.compile(r"^client:[A-Za-z0-9_]{1,121}$")
+SIP_TO = re.compile(r"^sips?:[^@\s:;]+@[A-Za-z0-9.-]+(:\d{1,5})?(;\S*)?$")
 
 
 class TwilioApiError(Exception):
@@ -116,6 +123,16 @@ def _is_phone_like(value: str) -> bool:
     return ":" not in value  # sip:, client: and channel addresses are not phone numbers
 
 
+def _valid_call_to(to: str) -> bool:
+    """A call's ``To``: an E.164 number, ``client:<identity>`` or a SIP URI."""
+    lowered = to.lower()
+    if lowered.startswith("client:"):
+        return bool(CLIENT_TO.match(to))
+    if lowered.startswith(("sip:", "sips:")):
+        return len(to) <= MAX_SIP_CHARS and bool(SIP_TO.match(to))
+    return bool(E164.match(to))
+
+
 def _check_twiml(twiml: str) -> TwilioApiError | None:
     if len(twiml) > MAX_TWIML_CHARS:
         return bad_request(21200, f"Twiml is longer than {MAX_TWIML_CHARS} characters")
@@ -133,7 +150,7 @@ def _check_create_call(form: MultiDict[str, str]) -> TwilioApiError | None:
     mode, asynchronous = form.get("MachineDetection"), form.get("AsyncAmd")
     timeout = form.get("Timeout")  # the spec has made sure it is a whole number
     rules = (
-        (_is_phone_like(to) and not E164.match(to), 21211, "The 'To' number is not valid"),
+        (not _valid_call_to(to), 21211, "The 'To' number is not valid"),
         (
             _is_phone_like(sender) and not E164.match(sender),
             21212,

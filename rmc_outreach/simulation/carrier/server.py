@@ -22,6 +22,7 @@ from rmc_outreach.simulation.carrier.ledger import Ledger
 from rmc_outreach.simulation.carrier.messaging import send_inbound_sms
 from rmc_outreach.simulation.carrier.population import Population, PopulationConfig
 from rmc_outreach.simulation.carrier.spec import EngineName, spec_engine
+from rmc_outreach.simulation.carrier.staff import StaffConfig
 from rmc_outreach.simulation.carrier.state import Carrier, CarrierSettings
 from rmc_outreach.simulation.carrier.timing import SimTime
 
@@ -126,6 +127,7 @@ def _build(
     population: PopulationConfig | None,
     ledger_path: Path | None,
     validation: EngineName,
+    staff: StaffConfig | None,
 ) -> CarrierApp:
     checked = carrier_settings(settings, validation)
     spec_engine(validation)  # load the spec before the first request, not during it
@@ -134,6 +136,7 @@ def _build(
         Population(population, seed=seed),
         SimTime(time_scale),
         Ledger(ledger_path),
+        staff=staff,
     )
     return CarrierApp(carrier)
 
@@ -147,8 +150,11 @@ def start_simulator(
     ledger_path: Path | None = None,
     validation: EngineName = "openapi-core",
     port: int = 0,
+    staff: StaffConfig | None = None,
 ) -> RunningSimulator:
-    """Serve a simulator on 127.0.0.1 (a free port unless given) in a background thread."""
+    """Serve a simulator on 127.0.0.1 (a free port unless given) in a background thread.
+
+    With ``staff``, its simulated handlers answer handler endpoints and sign in at start."""
     app = _build(
         settings,
         seed=seed,
@@ -156,6 +162,7 @@ def start_simulator(
         population=population,
         ledger_path=ledger_path,
         validation=validation,
+        staff=staff,
     )
     server = make_server(
         "127.0.0.1", port, app, threaded=True, request_handler=_QuietRequestHandler
@@ -167,6 +174,7 @@ def start_simulator(
         daemon=True,
     )
     thread.start()
+    app.carrier.staff.sign_in_all()
     return RunningSimulator(app.carrier, server, thread)
 
 
@@ -181,6 +189,7 @@ def serve(
     ledger_path: Path | None = None,
     validation: EngineName = "compiled",
     allow_remote: bool = False,
+    staff: StaffConfig | None = None,
 ) -> None:
     """Serve until interrupted (the command line). Binds loopback only unless ``allow_remote``."""
     if host not in LOOPBACK and not allow_remote:
@@ -194,9 +203,11 @@ def serve(
         population=population,
         ledger_path=ledger_path,
         validation=validation,
+        staff=staff,
     )
     server = make_server(host, port, app, threaded=True, request_handler=_QuietRequestHandler)
     print(f"carrier simulator listening on http://{host}:{server.server_port}", flush=True)  # noqa: T201
+    app.carrier.staff.sign_in_all()
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -2,7 +2,8 @@
 
 All call flows run on one bounded thread pool (a live call holds a thread while it rings and
 plays); SMS steps and replies are timed by one scheduler thread and run on a second bounded pool.
-Nothing else starts threads, apart from the HTTP server's request threads.
+Simulated handlers' console posts run on the SMS pool too; the only other threads are the HTTP
+server's request threads and the short-lived thread that signs the handlers in at start.
 """
 
 from __future__ import annotations
@@ -19,8 +20,10 @@ from zoneinfo import ZoneInfo
 from rmc_outreach import clock
 from rmc_outreach.simulation.carrier.ledger import Ledger
 from rmc_outreach.simulation.carrier.population import CallPlan, Population
+from rmc_outreach.simulation.carrier.queues import QueueBook
 from rmc_outreach.simulation.carrier.resources import API_VERSION, SimCall, SimMessage
 from rmc_outreach.simulation.carrier.spec import EngineName
+from rmc_outreach.simulation.carrier.staff import Staff, StaffConfig
 from rmc_outreach.simulation.carrier.timing import Scheduler, SimTime
 from rmc_outreach.simulation.carrier.webhooks import WebhookSender
 
@@ -89,6 +92,7 @@ class Carrier:
         *,
         call_workers: int = CALL_WORKERS,
         message_workers: int = MESSAGE_WORKERS,
+        staff: StaffConfig | None = None,
     ) -> None:
         self.settings = settings
         self.population = population
@@ -108,6 +112,15 @@ class Carrier:
         self.message_pool = ThreadPoolExecutor(message_workers, thread_name_prefix="carrier-sms")
         self.scheduler = Scheduler(sim_time, self.message_pool)
         self.webhooks = WebhookSender(settings.auth_token, ledger, self.stopping)
+        self.queues = QueueBook()
+        self.staff = Staff(
+            staff or StaffConfig(),
+            seed=population.seed,
+            ledger=ledger,
+            scheduler=self.scheduler,
+            stopping=self.stopping,
+            console_base_url=settings.public_base_url,
+        )
 
     def local_now(self) -> datetime:
         """``clock.now()`` in the service's time zone (what the population's hours refer to)."""

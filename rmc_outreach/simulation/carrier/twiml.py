@@ -2,11 +2,10 @@
 
 ``CallRun`` executes documents verb by verb in simulated time. Speech takes 2.5 words a second.
 The person answers a Gather with the keypad choice the population planned (after the prompt and a
-reaction delay); a machine never presses. Enqueue fetches its ``waitUrl`` again and again, playing
-what it answers, until ``<Leave/>`` (then the verbs after ``<Enqueue>`` run, or its ``action``),
-or the person's patience runs out. Dial is a bridged conversation of planned length (issue 4 makes
-it real). Asynchronous AMD is posted at the planned moment while TwiML plays. A REST update of the
-call (new ``Twiml``/``Url``, or ``Status=completed``) interrupts whatever is playing.
+reaction delay); a machine never presses. Enqueue and Dial (named queues, bridges, handler legs
+dialling out) are in ``bridging``. Asynchronous AMD is posted at the planned moment while TwiML
+plays. A REST update of the call (new ``Twiml``/``Url``, or ``Status=completed``) interrupts
+whatever is playing; so does another call dequeuing this one or ending its bridge.
 
 An answering machine records everything said after its beep; ``VoicemailRecorder`` summarises it
 for the ledger by length and fingerprint, never the words.
@@ -15,64 +14,35 @@ for the ledger by length and fingerprint, never the words.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urljoin
-from xml.etree import ElementTree
 from xml.etree.ElementTree import Element
 
+from rmc_outreach.simulation.carrier.bridging import BridgingVerbs
+from rmc_outreach.simulation.carrier.documents import (
+    CallEnded,
+    Document,
+    LeaveQueue,
+    Replace,
+    parse_twiml,
+    resolve,
+)
 from rmc_outreach.simulation.carrier.ledger import text_fingerprint
-from rmc_outreach.simulation.carrier.resources import API_VERSION
 
 if TYPE_CHECKING:
     from rmc_outreach.simulation.carrier.population import CallPlan
     from rmc_outreach.simulation.carrier.resources import SimCall
+    from rmc_outreach.simulation.carrier.staff import HandlerLeg
     from rmc_outreach.simulation.carrier.state import Carrier
+
+__all__ = ["CallEnded", "CallRun", "Document", "VoicemailRecorder", "parse_twiml", "say_seconds"]
 
 log = logging.getLogger(__name__)
 
 WORDS_PER_SECOND = 2.5
 PLAY_SECONDS = 5.0
 MAX_LOOPS = 20
-QUEUE_SID = "QU" + "0" * 32
-
-
-class CallEnded(Exception):
-    """The call is over; ``reason`` says why (twiml_hangup, callee_hung_up, api_hang_up, ...)."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-class _Replace(Exception):
-    def __init__(self, document: Document) -> None:
-        super().__init__("replace")
-        self.document = document
-
-
-class _LeaveQueue(Exception):
-    pass
-
-
-@dataclass(frozen=True)
-class Document:
-    """A TwiML document, where it came from, and which REST update (0 = none) it descends from."""
-
-    root: Element
-    url: str | None
-    generation: int
-
-
-def parse_twiml(text: str, url: str | None, generation: int) -> Document:
-    """Parse a TwiML ``<Response>``; raise CallEnded('twiml_error') if it is not one."""
-    try:
-        root = ElementTree.fromstring(text)  # noqa: S314 (TwiML from our own app, over loopback)
-    except ElementTree.ParseError as error:
-        raise CallEnded("twiml_error") from error
-    if root.tag != "Response":
-        raise CallEnded("twiml_error")
-    return Document(root, url, generation)
 
 
 def say_seconds(text: str) -> float:
@@ -136,13 +106,22 @@ class VoicemailRecorder:
         }
 
 
-class CallRun:
+class CallRun(BridgingVerbs):
     """An answered call playing TwiML in simulated time."""
 
-    def __init__(self, carrier: Carrier, call: SimCall, plan: CallPlan, time_limit_s: float):
+    def __init__(
+        self,
+        carrier: Carrier,
+        call: SimCall,
+        plan: CallPlan,
+        time_limit_s: float,
+        *,
+        leg: HandlerLeg | None = None,
+    ) -> None:
         self.carrier = carrier
         self.call = call
         self.plan = plan
+        self.leg = leg
         self.time_limit_s = time_limit_s
         self.elapsed = 0.0
         self.generation = 0
@@ -150,6 +129,8 @@ class CallRun:
         self._gather_round = 0
         self._amd_at: float | None = None
         self._queue_deadline: float | None = None
+        self._in_queue = False
+        self._interrupt: Callable[[], None] | None = None
         self._last_sound_end = 0.0
         machine = plan.outcome == "machine" and plan.beep_at_s is not None
         self.recorder = VoicemailRecorder(plan.beep_at_s or 0.0) if machine else None
@@ -180,13 +161,15 @@ class CallRun:
     def advance(self, seconds: float, speech: str | None = None, generation: int = 0) -> None:
         """Let ``seconds`` of call time pass (saying ``speech``, if given; "" is a sound).
 
-        Posts AMD when due; raises CallEnded or _Replace when the call ends or is redirected.
+        Posts AMD when due; raises CallEnded or Replace when the call ends or is redirected.
         """
         start, target = self.elapsed, self.elapsed + max(0.0, seconds)
         sound = speech is not None
         try:
             while True:
                 self.check_control()
+                if self._interrupt is not None:
+                    self._interrupt()  # another call dequeued us or ended our bridge
                 deadlines = self._deadlines(sound)
                 stops = [target, *(at for at, _ in deadlines)]
                 if self._amd_at is not None:
@@ -222,11 +205,11 @@ class CallRun:
             raise CallEnded("api_hang_up")
         if twiml is not None:
             self.generation += 1
-            raise _Replace(parse_twiml(twiml, None, self.generation))
+            raise Replace(parse_twiml(twiml, None, self.generation))
         if redirect is not None:
             self.generation += 1
             url, method = redirect
-            raise _Replace(self.fetch(url, method, {}, purpose="update_url"))
+            raise Replace(self.fetch(url, method, {}, purpose="update_url"))
 
     # -- fetching -----------------------------------------------------------------------------
 
@@ -251,7 +234,7 @@ class CallRun:
             try:
                 self._verbs(document, list(document.root))
                 raise CallEnded("twiml_end")
-            except _Replace as replace:
+            except Replace as replace:
                 document = replace.document
 
     def _verbs(self, document: Document, verbs: list[Element]) -> None:
@@ -288,16 +271,16 @@ class CallRun:
         self.advance(float(verb.get("length", "1")))
 
     def _redirect(self, document: Document, verb: Element) -> None:
-        url = _resolve(document, verb.text)
+        url = resolve(document, verb.text)
         if url:
-            raise _Replace(self._fetch_from(url, verb.get("method", "POST")))
+            raise Replace(self._fetch_from(url, verb.get("method", "POST")))
 
     def _hangup(self, document: Document, verb: Element) -> None:
         raise CallEnded("twiml_hangup")
 
     def _leave(self, document: Document, verb: Element) -> None:
-        if self._queue_deadline is not None:
-            raise _LeaveQueue
+        if self._in_queue:
+            raise LeaveQueue
 
     def _fetch_from(self, url: str, method: str, extra: dict[str, str] | None = None) -> Document:
         return self.fetch(url, method, extra or {}, purpose="twiml")
@@ -306,7 +289,7 @@ class CallRun:
         self._gather_round += 1
         keypad = self.plan.keypad
         choice = keypad[self._gather_round - 1] if self._gather_round <= len(keypad) else ""
-        action = _resolve(document, verb.get("action")) or document.url
+        action = resolve(document, verb.get("action")) or document.url
         method = verb.get("method", "POST")
         for child in verb:
             if child.tag in ("Say", "Play", "Pause"):
@@ -316,65 +299,8 @@ class CallRun:
             self.digits.append(choice)
             if action:
                 extra = {"Digits": choice, "FinishedOnKey": ""}
-                raise _Replace(self._fetch_from(action, method, extra))
+                raise Replace(self._fetch_from(action, method, extra))
             return
         self.advance(float(verb.get("timeout", "5")))
         if action and verb.get("actionOnEmptyResult", "false").lower() == "true":
-            raise _Replace(self._fetch_from(action, method, {"Digits": ""}))
-
-    def _enqueue(self, document: Document, verb: Element) -> None:
-        wait_url = _resolve(document, verb.get("waitUrl"))
-        wait_method = verb.get("waitUrlMethod", "POST")
-        entered = self.elapsed
-        self._queue_deadline = self.elapsed + self.plan.queue_patience_s
-        try:
-            while True:
-                before = self.elapsed
-                if wait_url is None:
-                    self.advance(10.0, speech="")  # Twilio's default hold music
-                    continue
-                params = {
-                    "QueueSid": QUEUE_SID,
-                    "QueuePosition": "1",
-                    "QueueTime": str(int(self.elapsed - entered)),
-                    "AvgQueueTime": "0",
-                    "CurrentQueueSize": "1",
-                    "MaxQueueSize": "100",
-                }
-                wait = self.fetch(wait_url, wait_method, params, purpose="enqueue_wait")
-                try:
-                    for child in wait.root:
-                        if child.tag in ("Say", "Play", "Pause", "Leave", "Hangup"):
-                            self._verb(wait, child)
-                except _LeaveQueue:
-                    break
-                if self.elapsed - before < 1.0:
-                    self.advance(1.0)  # a wait document that takes no time must not spin
-        finally:
-            self._queue_deadline = None
-        action = _resolve(document, verb.get("action"))
-        if action:
-            extra = {
-                "QueueResult": "leave",
-                "QueueSid": QUEUE_SID,
-                "QueueTime": str(int(self.elapsed - entered)),
-            }
-            raise _Replace(self._fetch_from(action, verb.get("method", "POST"), extra))
-
-    def _dial(self, document: Document, verb: Element) -> None:
-        self.advance(self.plan.bridged_s, speech="")
-        action = _resolve(document, verb.get("action"))
-        if action:
-            extra = {
-                "DialCallStatus": "completed",
-                "DialCallDuration": str(int(self.plan.bridged_s)),
-                "ApiVersion": API_VERSION,
-            }
-            raise _Replace(self._fetch_from(action, verb.get("method", "POST"), extra))
-
-
-def _resolve(document: Document, url: str | None) -> str | None:
-    if not url or not url.strip():
-        return None
-    url = url.strip()
-    return urljoin(document.url, url) if document.url else url
+            raise Replace(self._fetch_from(action, method, {"Digits": ""}))
