@@ -2,6 +2,9 @@
 
 Every check counts violations; each target is 0.
 
+Calls to handlers' endpoints (``client:``, ``sip:``: the live handoff's handler legs) are not
+contacts with patients and are left out of every check.
+
 - ``duplicate_calls``: calls the carrier created (``create_call`` answered 201) beyond the first
   for the same attempt, or beyond the first for the same referral and journey step (calls are
   mapped to attempts through the attempt id in their callback URLs); plus call attempts in the
@@ -59,6 +62,7 @@ from rmc_outreach.models import (
 )
 
 CREATE_CALL = "create_call"
+HANDLER_ENDPOINTS = ("client:", "sip:")
 CREATE_MESSAGE = "create_message"
 UUID_IN_PATH = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
@@ -252,11 +256,17 @@ def _complete_calls(
     return complete
 
 
+def _to_handler(entry: dict[str, Any]) -> bool:
+    return str(entry.get("to") or "").startswith(HANDLER_ENDPOINTS)
+
+
 def check_outcome(session: Session, ledger: list[dict[str, Any]], window: CallingWindow) -> Outcome:
     """Run every check against the ledger and the database; see the module docstring."""
     outcome = Outcome()
     attempts = _attempts(session)
-    created_calls = [e for e in _requests(ledger, CREATE_CALL) if e.get("status") == 201]
+    created = [e for e in _requests(ledger, CREATE_CALL) if e.get("status") == 201]
+    # Calls to handlers (client: or sip: endpoints) are not contacts with patients.
+    created_calls = [e for e in created if not _to_handler(e)]
     created_sms = [e for e in _requests(ledger, CREATE_MESSAGE) if e.get("status") == 201]
     outcome.calls, outcome.sms = len(created_calls), len(created_sms)
     _check_duplicates(outcome, created_calls, attempts)

@@ -151,3 +151,17 @@ def test_open_referrals_and_attempts_not_final_are_unfinished(database: Engine) 
     outcome = checked(LedgerBuilder())
 
     assert (outcome.unfinished_referrals, outcome.unfinished_attempts) == (2, 1)
+
+
+def test_calls_to_handlers_are_not_patient_contacts(database: Engine) -> None:
+    ledger = LedgerBuilder()
+    ledger.add("request", SATURDAY_NOON, operation="create_call", status=201, to="client:h_1")
+    ledger.add("request", MONDAY_10AM, operation="create_call", status=201, to="sip:desk@rmc.nhs")
+
+    outcome = checked(ledger)
+
+    assert (outcome.calls, outcome.calls_without_attempt, outcome.contacts_outside_hours) == (
+        0,
+        0,
+        0,
+    )

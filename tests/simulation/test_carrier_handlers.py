@@ -6,13 +6,17 @@ does, and the handlers' console posts land on the receiver, not on the Flask con
 
 from __future__ import annotations
 
+import threading
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import requests
 
+from rmc_outreach.calendar import CallingWindow
+from rmc_outreach.clock import frozen_at
 from rmc_outreach.simulation.carrier import Population
 from rmc_outreach.simulation.carrier.ledger import Ledger
 from rmc_outreach.simulation.carrier.staff import Staff, StaffConfig
@@ -329,3 +333,25 @@ def test_the_simulated_handlers_and_the_wait_choices_are_deterministic_per_seed(
     ]
     assert choices == again
     assert 5 <= choices.count("1") <= 35
+
+
+def test_a_simulated_handler_books_call_backs_inside_calling_hours_only() -> None:
+    friday_evening = datetime(2026, 12, 4, 17, 30, tzinfo=UTC)  # a weekend follows
+    staff = Staff(
+        StaffConfig(count=1, outcome_weights={"callback": 1.0}),
+        seed=3,
+        ledger=Ledger(None),
+        scheduler=cast(Any, None),
+        stopping=threading.Event(),
+        console_base_url="http://127.0.0.1:1",
+    )
+    (handler,) = staff.handlers.values()
+    window = CallingWindow()
+
+    with frozen_at(friday_evening):
+        times = [
+            datetime.fromisoformat(staff.outcome_payload(handler, index)["callback_at"])
+            for index in range(40)
+        ]
+
+    assert all(window.is_open(moment) and moment > friday_evening for moment in times)

@@ -33,12 +33,14 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from datetime import time as time_of_day
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 import requests
 
 from rmc_outreach import clock
+from rmc_outreach.calendar import CallingWindow
 from rmc_outreach.simulation.carrier.ledger import Ledger
 from rmc_outreach.simulation.carrier.population import CallPlan, _digest
 
@@ -46,6 +48,8 @@ if TYPE_CHECKING:
     from rmc_outreach.simulation.carrier.timing import Scheduler
 
 log = logging.getLogger(__name__)
+# The service's default calling hours (Monday-Friday 08:00-18:00 Europe/London).
+CALLING_WINDOW = CallingWindow()
 
 HANDLER_SCHEMES = ("client:", "sip:", "sips:")
 SIM_IDENTITY = re.compile(r"^sim_handler_\d+$")
@@ -350,8 +354,10 @@ class Staff:
             payload["booked_for"] = (today + timedelta(days=rng.randint(low, high))).isoformat()
             payload["clinic"] = rng.choice(config.clinics)
         elif outcome == "callback":
-            moment = clock.now() + timedelta(days=rng.randint(1, 3))
-            moment = moment.replace(hour=rng.choice((10, 11, 14, 15)), minute=0, second=0)
+            # A time the patient asked for: in calling hours on a working day (the console
+            # refuses any other), one to three days ahead.
+            day = today + timedelta(days=rng.randint(1, 3))
+            moment = CALLING_WINDOW.open_at(day, time_of_day(rng.choice((10, 11, 14, 15))))
             payload["callback_at"] = moment.replace(microsecond=0).isoformat()
         elif outcome == "other":
             payload["note"] = "Simulated handler: patient will ring back after checking dates."
