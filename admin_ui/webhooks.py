@@ -212,7 +212,8 @@ def call_choice(attempt_id: uuid.UUID) -> Response:
     digit = request.form.get("Digits", "").strip()
     config = _config()
     queued = None
-    live_team = _live_team()
+    # What key 1 was offered when the options were read out: the patient gets what they heard.
+    live_team = request.args.get("offer") != CALL_BACK_OFFERED
     if digit == SPEAK_TO_TEAM and live_team:
         # The handoff is made before the choice is stored, so the task applying the choice
         # finds it; its id names the patient's queue.

@@ -44,7 +44,7 @@ def _options(
 ) -> Gather:
     gather = Gather(
         num_digits=1,
-        action=urls.call_choice(attempt_id, round_number=round_number),
+        action=urls.call_choice(attempt_id, round_number=round_number, live_team=live_team),
         method="POST",
         timeout=6,
         # No key pressed still posts to the action (Digits empty), which offers the options again.

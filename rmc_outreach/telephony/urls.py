@@ -28,9 +28,13 @@ class WebhookUrls:
         """Asynchronous answering-machine detection result."""
         return self._url(f"voice/{attempt_id}/amd")
 
-    def call_choice(self, attempt_id: uuid.UUID, round_number: int = 1) -> str:
-        """Where the keypad choice is sent (Gather action)."""
-        return self._url(f"voice/{attempt_id}/choice?round={round_number}")
+    def call_choice(
+        self, attempt_id: uuid.UUID, round_number: int = 1, *, live_team: bool = True
+    ) -> str:
+        """Where the keypad choice is sent (Gather action); ``offer=call_back`` when key 1
+        offered a call back (nobody was signed in when the options were read out)."""
+        offer = "" if live_team else "&offer=call_back"
+        return self._url(f"voice/{attempt_id}/choice?round={round_number}{offer}")
 
     def call_wait(self, attempt_id: uuid.UUID) -> str:
         """Hold TwiML while the patient waits for a handler."""

@@ -152,7 +152,10 @@ def test_with_nobody_signed_in_key_1_asks_for_a_call_back_and_nobody_waits(
     voice = f"/twilio/voice/{attempt_id}"
 
     greeting = webhooks.post(f"{voice}/answer", call_params(call_sid)).get_data(as_text=True)
-    choice = webhooks.post(f"{voice}/choice?round=1", call_params(call_sid, Digits="1"))
+    signed_in_handler()  # signs in meanwhile: the patient still gets what they were offered
+    choice = webhooks.post(
+        f"{voice}/choice?round=1&offer=call_back", call_params(call_sid, Digits="1")
+    )
     webhooks.post(
         f"{voice}/status",
         call_params(call_sid, CallStatus="completed", SequenceNumber="0", CallDuration="25"),
@@ -160,6 +163,7 @@ def test_with_nobody_signed_in_key_1_asks_for_a_call_back_and_nobody_waits(
     webhooks.run_enqueued()
 
     assert "call you back, press 1" in greeting and "speak to the booking team" not in greeting
+    assert f"/twilio/voice/{attempt_id}/choice?round=1&amp;offer=call_back" in greeting
     said = choice.get_data(as_text=True)
     assert "will call you back" in said and "<Enqueue" not in said
     with session_scope(read_only=True) as session:
