@@ -98,7 +98,7 @@ BENCH_SECRET_KEY = "pipeline-benchmark-secret-key-" + "x" * 32
 OWN_SETTINGS = ("DATABASE_URL", "REDIS_URL", "PORT", "PUBLIC_BASE_URL", "SECRET_KEY", "RMC_")
 
 
-def _child_env(
+def child_env(
     var_dir: Path, database_url: str, redis_url: str, port: int, max_calls: int
 ) -> dict[str, str]:
     env = {name: value for name, value in os.environ.items() if not name.startswith(OWN_SETTINGS)}
@@ -130,7 +130,7 @@ def start_clock(window: CallingWindow, redis_url: str, speed: float) -> datetime
     return start
 
 
-def _seed(settings: Settings, referrals: int, seed: int) -> int:
+def seed_referrals(settings: Settings, referrals: int, seed: int) -> int:
     data = synthetic_worklist_csv(referrals, seed=seed, today=clock.now().date())
     report = import_worklist(data, filename="pipeline.csv", settings=settings, actor_label="bench")
     return report.imported
@@ -284,7 +284,7 @@ def run(options: argparse.Namespace) -> tuple[Figures, Outcome]:
         redis_server = EmbeddedRedis(var_dir / "redis")
         redis_url = redis_server.start()
         port = free_port()
-        env = _child_env(var_dir, database_url, redis_url, port, options.max_calls_in_flight)
+        env = child_env(var_dir, database_url, redis_url, port, options.max_calls_in_flight)
         plan = plan_carrier(env, load_settings(env), port=port, seed=options.seed)
         settings = load_settings(env)
         processes = PipelineProcesses(
@@ -298,7 +298,7 @@ def run(options: argparse.Namespace) -> tuple[Figures, Outcome]:
             window = CallingWindow(timezone=settings.timezone)
             start = start_clock(window, redis_url, options.speed)
             clock.use_simulated_clock(redis_url)
-            referrals = _seed(settings, options.referrals, options.seed)
+            referrals = seed_referrals(settings, options.referrals, options.seed)
             print(f"{referrals} referrals; clock starts {start:%a %d %b %Y %H:%M}", file=sys.stderr)
             processes.start_carrier(plan)
             processes.start_service()

@@ -1,0 +1,161 @@
+"""Handoff benchmark: synthetic referrals worked by the real processes with simulated call
+handlers taking the patients who ask for the booking team.
+
+    python -m benchmarks.handoff [--referrals 1000] [--handlers 8] [--seed 1] [--speed 20]
+                                 [--max-calls-in-flight 30] [--timeout 3600]
+                                 [--database-url URL] [--work-dir DIR]
+
+As ``benchmarks.pipeline`` (and ``make demo``) does: a temporary database (PostgreSQL unless a
+``sqlite:///`` URL is given) seeded with ``--referrals`` synthetic referrals and ``--handlers``
+handler records (``client:sim_handler_K``), a private Redis, the carrier simulator with that many
+simulated handlers (they sign in, answer the engine's handler calls, talk, wrap up and record an
+outcome on the handler console), the web process, a Celery worker and beat, on one simulated
+clock from the opening of the next Monday's calling window. Pacing decides how many calls start.
+The run lasts until every journey has ended (or ``--timeout`` real seconds).
+
+The clock runs ``--speed`` times faster than real time, and so does everything the engine takes
+real time to do: a quarter of a real second between a patient pressing 1 and the handler's phone
+ringing is five simulated seconds of waiting at the default speed 20. Waits measured here are
+therefore longer than the same engine would give at real speed (``--speed 1``).
+
+Figures (the last line of output is one JSON object), defined in
+``benchmarks.handoff_parts.figures``: ``abandoned_rate`` (of live-answered calls; target
+<= 0.03), ``wait_median_s`` (target <= 20) and ``wait_p90_s`` (patients' wait for a handler, in
+simulated seconds), ``occupancy`` (handlers' busy share while signed in during calling hours;
+target >= 0.70), ``reach_rate``; and, to explain them, the counts behind each, the pipeline's own
+checks (``duplicate_calls``, ``contacts_outside_hours``, ``unfinished_referrals``), ``wall_s``,
+``simulated_days`` and ``cpu_s`` by process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import signal
+import sys
+from dataclasses import asdict
+from typing import Any
+
+from benchmarks.handoff_parts.figures import handoff_figures
+from benchmarks.intake import DEFAULT_DATABASE_URL, temporary_database
+from benchmarks.pipeline import _work_dir, child_env, seed_referrals, start_clock
+from benchmarks.pipeline_parts.checks import check_outcome, load_ledger
+from benchmarks.pipeline_parts.monitor import monitor
+from benchmarks.pipeline_parts.processes import PipelineProcesses
+from rmc_outreach import clock, db
+from rmc_outreach.calendar import CallingWindow
+from rmc_outreach.config import load_settings
+from rmc_outreach.demo_carrier import handler_arguments, plan_carrier
+from rmc_outreach.embedded_redis import EmbeddedRedis, free_port
+from rmc_outreach.migrate import upgrade_to_head
+
+TARGETS = {"abandoned_rate": 0.03, "wait_median_s": 20.0, "occupancy": 0.70}
+
+
+def run(options: argparse.Namespace) -> dict[str, Any]:
+    """Run the whole benchmark; returns its figures."""
+    with (
+        _work_dir(options.work_dir) as work,
+        temporary_database(options.database_url) as database_url,
+    ):
+        var_dir = work / "var"
+        redis_server = EmbeddedRedis(var_dir / "redis")
+        redis_url = redis_server.start()
+        port = free_port()
+        env = child_env(var_dir, database_url, redis_url, port, options.max_calls_in_flight)
+        plan = plan_carrier(env, load_settings(env), port=port, seed=options.seed)
+        settings = load_settings(env)
+        processes = PipelineProcesses(env, work / "processes.log", port=port, concurrency=2)
+        try:
+            upgrade_to_head(db.configure(settings))
+            assert plan.simulator_command is not None, "the benchmark needs the simulator"
+            plan = dataclasses.replace(
+                plan,
+                simulator_command=plan.simulator_command
+                + handler_arguments(settings, options.handlers),
+            )
+            window = CallingWindow(timezone=settings.timezone)
+            start = start_clock(window, redis_url, options.speed)
+            clock.use_simulated_clock(redis_url)
+            referrals = seed_referrals(settings, options.referrals, options.seed)
+            print(
+                f"{referrals} referrals, {options.handlers} handlers; clock starts "
+                f"{start:%a %d %b %Y %H:%M}",
+                file=sys.stderr,
+            )
+            processes.start_carrier(plan)
+            processes.start_service()
+            log = monitor(
+                processes,
+                None,
+                kills=0,
+                expected_calls=2.0 * referrals,
+                timeout_s=options.timeout,
+                redis_pid=redis_server.process.pid if redis_server.process else None,
+                window=window,
+            )
+        finally:
+            processes.stop_all()
+            redis_server.stop()
+            clock.use_real_clock()
+        ledger = load_ledger(var_dir / "simulator-ledger.jsonl")
+        end = log.simulated_end or start
+        with db.session_scope(read_only=True) as session:
+            figures = handoff_figures(session, window, start, end)
+            outcome = check_outcome(session, ledger, window)
+        db.get_engine().dispose()
+    result: dict[str, Any] = asdict(figures)
+    result.update(
+        seed=options.seed,
+        handlers=options.handlers,
+        speed=options.speed,
+        duplicate_calls=outcome.duplicate_calls,
+        contacts_outside_hours=outcome.contacts_outside_hours,
+        unfinished_referrals=outcome.unfinished_referrals,
+        timed_out=log.timed_out,
+        wall_s=round(log.wall_s, 1),
+        simulated_days=round((end - start).total_seconds() / 86400, 2),
+        backend=db.get_engine().dialect.name,
+        cpu_s=log.cpu_s,
+        targets_met={
+            "abandoned_rate": figures.abandoned_rate <= TARGETS["abandoned_rate"],
+            "wait_median_s": figures.wait_median_s is not None
+            and figures.wait_median_s <= TARGETS["wait_median_s"],
+            "occupancy": figures.occupancy is not None
+            and figures.occupancy >= TARGETS["occupancy"],
+        },
+    )
+    return result
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--referrals", type=int, default=1000)
+    parser.add_argument("--handlers", type=int, default=8)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--speed", type=float, default=20.0, help="simulated s per real s")
+    parser.add_argument(
+        "--max-calls-in-flight", type=int, default=30, help="RMC_MAX_CALLS_IN_FLIGHT"
+    )
+    parser.add_argument("--timeout", type=float, default=3600.0, help="real seconds")
+    parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL)
+    parser.add_argument("--work-dir", default=None, help="keep logs and the ledger here")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark and print its figures; the last line is JSON. Exit 1 when a target or
+    a safety check fails, or the run did not finish."""
+    options = _parser().parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    result = run(options)
+    print(json.dumps(result))
+    safe = not (
+        result["duplicate_calls"] or result["contacts_outside_hours"] or result["timed_out"]
+    )
+    return 0 if safe and all(result["targets_met"].values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
