@@ -69,7 +69,8 @@ def run(options: argparse.Namespace) -> dict[str, Any]:
         processes = PipelineProcesses(env, work / "processes.log", port=port, concurrency=2)
         try:
             upgrade_to_head(db.configure(settings))
-            assert plan.simulator_command is not None, "the benchmark needs the simulator"
+            if plan.simulator_command is None:
+                raise SystemExit("benchmarks.handoff needs the simulator (no TWILIO_API_BASE_URL)")
             plan = dataclasses.replace(
                 plan,
                 simulator_command=plan.simulator_command
