@@ -191,6 +191,33 @@ def cmd_check_config(_args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_outreach(args: argparse.Namespace) -> int:
+    """Pause or resume automated outreach (all, or one priority), or show what is paused."""
+    from rmc_outreach import pacing
+    from rmc_outreach.db import session_scope
+
+    _settings()
+    actor = f"cli {getpass.getuser()}"
+    try:
+        with session_scope() as session:
+            if args.action == "pause":
+                if not pacing.pause(session, args.scope, reason=args.reason, actor_label=actor):
+                    print(f"Outreach was already paused for {args.scope}.")
+            elif args.action == "resume" and not pacing.resume(
+                session, args.scope, actor_label=actor
+            ):
+                print(f"Outreach was not paused for {args.scope}.")
+            paused = pacing.pauses(session)
+    except ValueError as error:
+        print(error, file=sys.stderr)
+        return 2
+    for pause in paused:
+        print(f"paused: {pause.scope} since {pause.paused_at:%Y-%m-%d %H:%M} UTC ({pause.reason})")
+    if not paused:
+        print("Outreach is running for every priority.")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every command."""
     parser = argparse.ArgumentParser(
@@ -243,6 +270,14 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--handlers", type=int, default=6, help="simulated call handlers (default 6)")
     demo.add_argument("--reset", action="store_true", help="start again from an empty database")
     demo.set_defaults(handler=cmd_demo)
+
+    outreach = commands.add_parser(
+        "outreach", help="pause or resume automated contact: all, or one priority"
+    )
+    outreach.add_argument("action", choices=("pause", "resume", "status"))
+    outreach.add_argument("--scope", default="all", help="all (default), 2ww, urgent or routine")
+    outreach.add_argument("--reason", default="", help="why (required to pause)")
+    outreach.set_defaults(handler=cmd_outreach)
 
     check = commands.add_parser("check-config", help="validate the configuration")
     check.set_defaults(handler=cmd_check_config)

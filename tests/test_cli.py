@@ -163,3 +163,20 @@ def test_seed_demo_creates_simulated_handlers_once(settings: Settings) -> None:
         assert all(h.state is HandlerState.OFFLINE for h in handlers)
     refused = run_cli(settings, "seed-demo", "--referrals", "5", "--handlers", "-1")
     assert refused.returncode == 2
+
+
+def test_outreach_pause_resume_and_status_per_priority(settings: Settings) -> None:
+    paused = run_cli(settings, "outreach", "pause", "--scope", "routine", "--reason", "clinic full")
+    status = run_cli(settings, "outreach", "status")
+    no_reason = run_cli(settings, "outreach", "pause", "--scope", "urgent")
+    bad_scope = run_cli(settings, "outreach", "pause", "--scope", "soon", "--reason", "x")
+    resumed = run_cli(settings, "outreach", "resume", "--scope", "routine")
+
+    assert paused.returncode == 0 and "paused: routine since" in paused.stdout
+    assert "(clinic full)" in status.stdout
+    assert no_reason.returncode == 2 and "reason" in no_reason.stderr
+    assert bad_scope.returncode == 2 and "all, 2ww, urgent, routine" in bad_scope.stderr
+    assert resumed.returncode == 0 and "running for every priority" in resumed.stdout
+    with session_scope() as session:
+        actions = session.scalars(select(AuditEvent.action).order_by(AuditEvent.id)).all()
+        assert actions == ["outreach.pause", "outreach.resume"]

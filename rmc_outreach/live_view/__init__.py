@@ -47,6 +47,8 @@ from rmc_outreach.live_view.alerts import (
     Alert,
     abandoned_alert,
     no_handler_alert,
+    paused_alert,
+    paused_scopes,
     provider_errors_alert,
     provider_errors_since,
 )
@@ -205,14 +207,20 @@ def live_snapshot(
         callbacks=callbacks,
         oldest_callback_wait_seconds=seconds_since(moment, callbacks.oldest_requested_at),
         provider_errors=provider_errors,
-        alerts=_alerts(abandoned, calls, handlers, provider_errors),
+        alerts=_alerts(abandoned, calls, handlers, provider_errors, paused_scopes(session)),
     )
 
 
 def _alerts(
-    abandoned: AbandonedToday, calls: CallsNow, handlers: HandlersNow, provider_errors: int
+    abandoned: AbandonedToday,
+    calls: CallsNow,
+    handlers: HandlersNow,
+    provider_errors: int,
+    paused: tuple[str, ...] = (),
 ) -> tuple[Alert, ...]:
     found: list[Alert] = []
+    if paused:
+        found.append(paused_alert(paused))
     if abandoned.over_cap or abandoned.close_to_cap:
         found.append(
             abandoned_alert(

@@ -116,3 +116,24 @@ def provider_errors_alert(errors: int) -> Alert:
         f"{plural(errors, 'call or text', 'calls or texts')} failed at the telephony provider "
         f"in the last {minutes} minutes.",
     )
+
+
+def paused_scopes(session: Session) -> tuple[str, ...]:
+    """The scopes outreach is paused for (``all`` or priorities), oldest pause first."""
+    from rmc_outreach.pacing import pauses
+
+    return tuple(pause.scope for pause in pauses(session))
+
+
+PAUSE_SCOPE_WORDS = {"all": "all", "2ww": "two-week-wait"}
+
+
+def paused_alert(scopes: tuple[str, ...]) -> Alert:
+    """Automated outreach is paused: nothing is dialled or texted for these referrals."""
+    words = ", ".join(PAUSE_SCOPE_WORDS.get(scope, scope) for scope in scopes)
+    return Alert(
+        AlertLevel.WARNING,
+        "outreach_paused",
+        f"Automated outreach is paused for {words} referrals: no calls or texts go to them "
+        "until it is resumed (python -m rmc_outreach outreach resume).",
+    )

@@ -23,6 +23,7 @@ from sqlalchemy import Engine, update
 from sqlalchemy.orm import Session
 
 from admin_ui.live import format_figure
+from rmc_outreach import pacing
 from rmc_outreach.clock import frozen_at
 from rmc_outreach.db import session_scope
 from rmc_outreach.events import EventKind
@@ -616,3 +617,16 @@ def test_an_empty_floor_has_no_rates_and_no_alerts(database: Engine, client: Fla
     assert body["pacing"]["ratio"] is None
     assert body["alerts"] == []
     assert body["handlers"]["signed_in"] == []
+
+
+def test_paused_outreach_is_an_alert_until_resumed(database: Engine, client: FlaskClient) -> None:
+    with session_scope() as session:
+        pacing.pause(session, "all", reason="phone system change", actor_label="test")
+    paused = live_json(client)["alerts"]
+    with session_scope() as session:
+        pacing.resume(session, "all", actor_label="test")
+    resumed = live_json(client)["alerts"]
+
+    assert [(alert["code"], alert["level"]) for alert in paused] == [("outreach_paused", "warning")]
+    assert "paused for all referrals" in paused[0]["text"]
+    assert resumed == []
