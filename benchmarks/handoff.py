@@ -103,7 +103,7 @@ def run(options: argparse.Namespace) -> dict[str, Any]:
         ledger = load_ledger(var_dir / "simulator-ledger.jsonl")
         end = log.simulated_end or start
         with db.session_scope(read_only=True) as session:
-            figures = handoff_figures(session, window, start, end)
+            figures = handoff_figures(session, window, start, end, log.saturated_spans)
             outcome = check_outcome(session, ledger, window)
         db.get_engine().dispose()
     result: dict[str, Any] = asdict(figures)

@@ -6,9 +6,12 @@
 - ``wait_median_s``, ``wait_p90_s``: how long patients who asked for the booking team waited,
   from joining the queue until a handler was bridged to them, or until they left the queue
   without one (timed out, hung up, or asked for a callback instead): every wait counts.
-- ``occupancy``: the handlers' busy share while signed in during calling hours: time ringing
-  for a patient, on a call or wrapping up, divided by all signed-in time (available and away
-  too), both cut to the calling window (handlers signed in overnight are not idle staff).
+- ``occupancy``: the handlers' busy share while signed in and while there was work to dial
+  (calls due that the engine had not started yet: ``spans``): time ringing for a patient, on a
+  call or wrapping up, divided by all signed-in time (available and away too) in those spans.
+  The simulated handlers stay signed in for the whole run, also on the journeys' last days when
+  only a few calls are due; idle time then measures the staffing, not pacing, and
+  ``occupancy_calling_hours`` (the same share over every calling hour of the run) shows it.
 - ``reach_rate``: referrals reached (or booked, or declined: the patient was in contact) of all
   referrals in the run.
 """
@@ -32,6 +35,7 @@ from rmc_outreach.models import (
     ReferralStatus,
 )
 
+Span = tuple[datetime, datetime]
 BUSY_STATES = frozenset({HandlerState.RINGING, HandlerState.ON_CALL, HandlerState.WRAP_UP})
 CONTACTED = (ReferralStatus.REACHED, ReferralStatus.BOOKED, ReferralStatus.DECLINED)
 
@@ -51,6 +55,7 @@ class HandoffFigures:
     occupancy: float | None
     busy_hours: float
     signed_in_hours: float
+    occupancy_calling_hours: float | None
     reach_rate: float
     referrals: int
 
@@ -96,15 +101,13 @@ def _open_spans(
     return [(a, b) for a, b in spans if b > a]
 
 
-def _in_window_s(window: CallingWindow, start: datetime, end: datetime) -> float:
-    return sum((b - a).total_seconds() for a, b in _open_spans(window, start, end))
+def _overlap_s(spans: list[Span], start: datetime, end: datetime) -> float:
+    return sum(max(0.0, (min(end, b) - max(start, a)).total_seconds()) for a, b in spans)
 
 
-def occupancy_hours(
-    session: Session, window: CallingWindow, until: datetime
-) -> tuple[float, float]:
-    """(busy hours, signed-in hours) of every handler, cut to the calling window; a spell
-    still open counts up to ``until``."""
+def occupancy_hours(session: Session, spans: list[Span], until: datetime) -> tuple[float, float]:
+    """(busy hours, signed-in hours) of every handler, cut to ``spans``; a spell still open
+    counts up to ``until``."""
     busy = signed_in = 0.0
     spells = session.execute(
         select(HandlerSession.state, HandlerSession.started_at, HandlerSession.ended_at).where(
@@ -112,7 +115,7 @@ def occupancy_hours(
         )
     ).all()
     for state, started_at, ended_at in spells:
-        seconds = _in_window_s(window, _aware(started_at), _aware(ended_at or until))
+        seconds = _overlap_s(spans, _aware(started_at), _aware(ended_at or until))
         signed_in += seconds
         if state in BUSY_STATES:
             busy += seconds
@@ -136,12 +139,21 @@ def run_abandonment(
 
 
 def handoff_figures(
-    session: Session, window: CallingWindow, start: datetime, end: datetime
+    session: Session,
+    window: CallingWindow,
+    start: datetime,
+    end: datetime,
+    work_spans: list[Span] | None = None,
 ) -> HandoffFigures:
-    """Every figure of the benchmark, for a run from ``start`` to ``end`` (simulated time)."""
+    """Every figure of the benchmark, for a run from ``start`` to ``end`` (simulated time);
+    ``work_spans``: when calls were due (default: every calling hour of the run)."""
     live, abandoned, worst = run_abandonment(session, window, start, end)
     waits = waits_s(session)
-    busy_h, signed_in_h = occupancy_hours(session, window, end)
+    calling_hours = _open_spans(window, start, end)
+    busy_h, signed_in_h = occupancy_hours(
+        session, calling_hours if work_spans is None else work_spans, end
+    )
+    all_busy_h, all_signed_in_h = occupancy_hours(session, calling_hours, end)
     referrals = session.scalar(select(func.count()).select_from(Referral)) or 0
     contacted = (
         session.scalar(
@@ -171,6 +183,9 @@ def handoff_figures(
         occupancy=round(busy_h / signed_in_h, 3) if signed_in_h else None,
         busy_hours=round(busy_h, 2),
         signed_in_hours=round(signed_in_h, 2),
+        occupancy_calling_hours=(
+            round(all_busy_h / all_signed_in_h, 3) if all_signed_in_h else None
+        ),
         reach_rate=round(contacted / referrals, 3) if referrals else 0.0,
         referrals=int(referrals),
     )

@@ -45,6 +45,7 @@ class Sample:
     calls_placed: int
     events_unapplied: int
     calls_waiting: int = 0
+    at: datetime | None = None  # simulated time of the sample
 
     @property
     def finished(self) -> bool:
@@ -116,6 +117,7 @@ def take_sample(window: CallingWindow | None = None) -> Sample:
         int(calls_placed or 0),
         int(unapplied or 0),
         waiting,
+        moment,
     )
 
 
@@ -127,12 +129,26 @@ class RunLog:
     busy_s: float = 0.0
     saturated_s: float = 0.0
     saturated_calls: int = 0
+    # Simulated-time spans during which calls were due that no worker had started.
+    saturated_spans: list[tuple[datetime, datetime]] = field(default_factory=list)
     timed_out: bool = False
     kills: list[Kill] = field(default_factory=list)
     simulated_start: datetime | None = None
     simulated_end: datetime | None = None
     last: Sample | None = None
     cpu_s: dict[str, float] = field(default_factory=dict)
+
+
+def _extend_span(
+    spans: list[tuple[datetime, datetime]], start: datetime | None, end: datetime | None
+) -> None:
+    """Add [start, end] to the spans, joining it to the last span when they touch."""
+    if start is None or end is None or end <= start:
+        return
+    if spans and spans[-1][1] >= start:
+        spans[-1] = (spans[-1][0], max(spans[-1][1], end))
+    else:
+        spans.append((start, end))
 
 
 def cpu_snapshot(processes: PipelineProcesses, redis_pid: int | None) -> dict[str, float]:
@@ -191,6 +207,7 @@ def monitor(
         if saturated and log.last is not None:
             log.saturated_s += moment - last
             log.saturated_calls += sample.calls_placed - log.last.calls_placed
+            _extend_span(log.saturated_spans, log.last.at, sample.at)
         saturated = sample.calls_waiting > 0
         busy, last, log.last = sample.calls_busy > 0, moment, sample
         elapsed = moment - started

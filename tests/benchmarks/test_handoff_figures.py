@@ -89,7 +89,18 @@ def test_every_figure_of_a_known_morning(database: Engine) -> None:
     assert figures.wait_p90_s == percentile([5.0, 10.0, 15.0, 40.0, 60.0], 0.9) == 52.0
     # Signed in 08:00-12:00 inside the window (07:00-08:00 is outside it): 4 h; busy 2 h.
     assert (figures.busy_hours, figures.signed_in_hours) == (2.0, 4.0)
-    assert figures.occupancy == 0.5
+    assert figures.occupancy == figures.occupancy_calling_hours == 0.5
+    with session_scope(read_only=True) as session:
+        # Only 08:30-10:00 had calls waiting to be dialled: 1 h busy of 1.5 h signed in.
+        worked = handoff_figures(
+            session,
+            WINDOW,
+            MONDAY_9AM - timedelta(hours=3),
+            MONDAY_9AM + timedelta(hours=9),
+            [(MONDAY_9AM - timedelta(minutes=30), MONDAY_9AM + timedelta(hours=1))],
+        )
+    assert (worked.busy_hours, worked.signed_in_hours, worked.occupancy) == (1.0, 1.5, 0.667)
+    assert worked.occupancy_calling_hours == 0.5
     assert (figures.referrals, figures.reach_rate) == (11, round(10 / 11, 3))
 
 
