@@ -163,7 +163,8 @@ def call_answered(attempt_id: uuid.UUID) -> Response:
     if not known:
         return _twiml(twiml.hang_up())
     config = _config()
-    live_team = _live_team()
+    # A call started with nobody signed in offers a call back whoever signs in meanwhile.
+    live_team = request.args.get("offer") != CALL_BACK_OFFERED and _live_team()
     return _twiml(
         twiml.greeting(attempt_id, config.public_context, config.urls, live_team=live_team)
     )

@@ -46,6 +46,7 @@ from rmc_outreach.models import (
     ReferralStatus,
 )
 from rmc_outreach.models.states import PRIORITY_ORDER
+from rmc_outreach.outreach import CALL_BACK_OFFER_TEMPLATE
 from rmc_outreach.progress import contact_profile, end_journey
 
 log = logging.getLogger(__name__)
@@ -258,17 +259,22 @@ def plan_due(session: Session, config: EngineConfig, moment: datetime) -> tuple[
 DISPATCH_INTERVAL = timedelta(seconds=2)
 
 
-def call_slots_now(session: Session, config: EngineConfig, moment: datetime) -> int:
+def call_slots_now(
+    session: Session, config: EngineConfig, moment: datetime, *, paced: bool | None = None
+) -> int:
     """How many calls may start now: pacing's answer (``pacing.decide``) while any handler is
     signed in, never more than the cap on calls in flight.
 
     With no handler signed in there is nobody to hand a patient to, and pacing would start no
-    call at all; outreach then runs on the cap alone, and key 1 offers a call back from the
-    booking team instead of a wait (``twiml.greeting(live_team=False)``): no patient waits for
-    a handler who is not there, so no call is abandoned.
+    call at all; outreach then runs on the cap alone, and those calls offer a call back from the
+    booking team instead of a wait on key 1 (``CALL_BACK_OFFER_TEMPLATE``), even if handlers
+    sign in before they are answered: no patient waits for a handler pacing did not count on,
+    so no call is abandoned.
     """
     fixed = config.max_calls_in_flight - calls_in_flight(session)
-    if fixed <= 0 or not handlers.any_signed_in(session):
+    if paced is None:
+        paced = handlers.any_signed_in(session)
+    if fixed <= 0 or not paced:
         return fixed
     inputs = pacing.gather_inputs(session, config, moment, recent=in_clock_time(DISPATCH_INTERVAL))
     decision = pacing.decide(inputs)
@@ -287,6 +293,15 @@ class _CallGate:
     moment: datetime
     slots: int
     locked: set[int] = field(default_factory=set)
+    paced: bool = True  # False: no handler signed in, the calls offer a call back
+
+    def template_for(self, channel: Channel) -> str | None:
+        """The attempt's template: the journey's SMS, or a call that offers a call back."""
+        if channel is Channel.SMS:
+            return SMS_JOURNEY_TEMPLATE
+        if channel is Channel.CALL and not self.paced:
+            return CALL_BACK_OFFER_TEMPLATE
+        return None
 
     def admit(self, session: Session, item: DueReferral, moves: list[ReferralMove]) -> bool:
         """True when this call may start now (a slot is taken)."""
@@ -396,11 +411,12 @@ def claim_due(session: Session, config: EngineConfig, moment: datetime) -> list[
     then one INSERT of all new attempts and one UPDATE of all claimed referrals
     (``claim_writes``).
     """
-    call_slots = call_slots_now(session, config, moment)
+    paced = handlers.any_signed_in(session)
+    call_slots = call_slots_now(session, config, moment, paced=paced)
     outcomes: list[QueuedAttempt | NewAttempt] = []  # in claim order
     moves: list[ReferralMove] = []
     due = _claimable(session, moment, config.dispatch_batch_size, exclude_calls=call_slots <= 0)
-    calls = _CallGate(config, moment, call_slots)
+    calls = _CallGate(config, moment, call_slots, paced=paced)
     if call_slots > 0 and due:
         calls.locked = set(
             session.scalars(abandonment.locked_referral_ids(moment, config.redial_lockout))
@@ -448,7 +464,7 @@ def claim_due(session: Session, config: EngineConfig, moment: datetime) -> list[
                 step=decision.step,
                 channel=decision.channel,
                 destination=destination_for(item.patient, decision.channel),
-                template=SMS_JOURNEY_TEMPLATE if decision.channel is Channel.SMS else None,
+                template=calls.template_for(decision.channel),
             )
         )
     session.flush()  # journeys ended above

@@ -48,6 +48,9 @@ from rmc_outreach.telephony.errors import (
 log = logging.getLogger(__name__)
 
 WINDOW_CLOSED = "window_closed"
+# A call attempt dispatched while no handler was signed in (``dispatch``): when answered it
+# offers a call back, never a wait for a handler, even if handlers have signed in meanwhile.
+CALL_BACK_OFFER_TEMPLATE = "call_back_offer"
 UK_MOBILE_PREFIX = "+447"
 
 
@@ -199,7 +202,9 @@ def place_call(
     request = CallRequest(
         to=checked.destination,
         caller_id=config.caller_id,
-        answer_url=config.urls.call_answer(attempt_id),
+        answer_url=config.urls.call_answer(
+            attempt_id, live_team=checked.template != CALL_BACK_OFFER_TEMPLATE
+        ),
         status_callback_url=config.urls.call_status(attempt_id),
         amd_callback_url=config.urls.call_amd(attempt_id),
         ring_timeout_s=config.ring_timeout_s,

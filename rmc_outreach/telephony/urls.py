@@ -16,9 +16,11 @@ class WebhookUrls:
     def _url(self, path: str) -> str:
         return f"{self.public_base_url.rstrip('/')}/twilio/{path}"
 
-    def call_answer(self, attempt_id: uuid.UUID) -> str:
-        """TwiML for the moment the call is answered."""
-        return self._url(f"voice/{attempt_id}/answer")
+    def call_answer(self, attempt_id: uuid.UUID, *, live_team: bool = True) -> str:
+        """TwiML for the moment the call is answered; ``offer=call_back`` for a call started
+        with no handler signed in (pacing did not count on a handler for it)."""
+        offer = "" if live_team else "?offer=call_back"
+        return self._url(f"voice/{attempt_id}/answer{offer}")
 
     def call_status(self, attempt_id: uuid.UUID) -> str:
         """Call status callbacks (we subscribe to the final status only)."""

@@ -178,6 +178,20 @@ def test_with_nobody_signed_in_key_1_asks_for_a_call_back_and_nobody_waits(
     assert (referral.status, referral.reached_by) == (ReferralStatus.REACHED, Channel.CALL)
 
 
+def test_a_call_started_with_nobody_signed_in_offers_a_call_back_whoever_signs_in(
+    webhooks: Webhooks,
+) -> None:
+    signed_in_handler(HandlerState.AVAILABLE)  # signed in after the call was dispatched
+    attempt_id, call_sid = sent_call()
+
+    answer = webhooks.post(
+        f"/twilio/voice/{attempt_id}/answer?offer=call_back", call_params(call_sid)
+    )
+
+    body = answer.get_data(as_text=True)
+    assert "call you back, press 1" in body and "offer=call_back" in body
+
+
 def test_with_a_handler_signed_in_key_1_offers_the_booking_team_now(webhooks: Webhooks) -> None:
     signed_in_handler(HandlerState.AVAILABLE)
     attempt_id, call_sid = sent_call()

@@ -381,3 +381,25 @@ def test_calls_start_as_pacing_allows_while_handlers_are_signed_in(
     calls = [item for item in result.queued if item.channel is Channel.CALL]
     assert len(calls) == expected_calls
     assert text in queued_referral_ids(result)
+
+
+def test_calls_started_with_nobody_signed_in_offer_a_call_back_when_answered(
+    database: Engine, config: EngineConfig, provider: FakeProvider
+) -> None:
+    with frozen_at(WEDNESDAY_10AM):
+        unpaced = due_referral(Priority.ROUTINE, 20)
+        first = dispatch.run_dispatch(config).queued
+        _handler_in(HandlerState.AVAILABLE, 1)  # signs in before the call is placed
+        paced = due_referral(Priority.ROUTINE, 10)
+        second = dispatch.run_dispatch(config).queued
+        for item in first + second:
+            outreach.place_call(item.attempt_id, provider, config)
+
+    with session_scope(read_only=True) as session:
+        templates = dict(
+            session.execute(select(ContactAttempt.referral_id, ContactAttempt.template)).all()
+        )
+    assert templates == {unpaced: "call_back_offer", paced: None}
+    answer_urls = sorted(call.answer_url for call in provider.calls)
+    assert [url.endswith("/answer?offer=call_back") for url in answer_urls].count(True) == 1
+    assert [url.endswith("/answer") for url in answer_urls].count(True) == 1

@@ -108,7 +108,9 @@ def test_every_claimed_referral_and_its_new_attempt_are_written_as_planned(
             assert (attempt.channel, attempt.state) == (expected, AttemptState.PENDING)
             assert attempt.step == referral.journey_step == (2 if referral_id in texts else 1)
             assert attempt.destination == referral.patient.mobile_phone
-            assert attempt.template == ("invitation" if referral_id in texts else None)
+            # Nobody is signed in: the calls offer a call back rather than a wait for a handler.
+            expected_template = "invitation" if referral_id in texts else "call_back_offer"
+            assert attempt.template == expected_template
             assert attempt.created_at == WEDNESDAY_10AM
             assert (referral.next_action_at, referral.next_channel) == (None, expected)
             assert referral.updated_at == WEDNESDAY_10AM
