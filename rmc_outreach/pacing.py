@@ -53,6 +53,12 @@ from rmc_outreach.models.states import PRIORITY_ORDER
 THROTTLE_FROM = 0.5
 # However rarely calls have become handoffs lately, never more calls than this per free handler.
 MAX_CALLS_PER_FREE_HANDLER = 20.0
+# Until this many calls have finished in the rate window the rates are mostly priors: pacing
+# starts cautiously (at most START_CALLS_PER_FREE_HANDLER), as a predictive dialler starts in
+# progressive mode, so the first minutes of a shift do not send a burst of patients to the
+# queue at once.
+MIN_MEASURED_CALLS = 20
+START_CALLS_PER_FREE_HANDLER = 1.5
 # Measured rates: calls placed in this recent window, blended with priors while data is scarce
 # (the prior counts as this many observations). About half of outbound calls go unanswered
 # (domain.md); the speak-to-someone prior is deliberately high, so pacing starts cautious.
@@ -98,6 +104,7 @@ class PacingInputs:
     calls_started_recently: int = 0
     recent_seconds: float = 1.0
     paused_priorities: frozenset[Priority] = field(default_factory=frozenset)
+    measured_calls: int = MIN_MEASURED_CALLS  # finished calls behind the measured rates
 
     def __post_init__(self) -> None:
         counts = (
@@ -159,7 +166,10 @@ def calls_per_free_handler(inputs: PacingInputs) -> float:
     """The pacing ratio: calls outstanding per free handler, from the expected calls per handoff
     (no abandoned call today) down to 1 (a handler for every call) at the cap."""
     headroom = throttle(inputs.abandoned_rate, inputs.limits.abandoned_rate_cap)
-    return 1.0 + headroom * (expected_calls_per_handoff(inputs) - 1.0)
+    ratio = 1.0 + headroom * (expected_calls_per_handoff(inputs) - 1.0)
+    if inputs.measured_calls < MIN_MEASURED_CALLS:
+        return min(ratio, START_CALLS_PER_FREE_HANDLER)
+    return ratio
 
 
 def _calls_for(free_handlers: int, ratio: float, undecided: int) -> int:
@@ -293,6 +303,7 @@ def gather_inputs(
         calls_started_recently=started,
         recent_seconds=recent.total_seconds(),
         paused_priorities=paused_priorities(session),
+        measured_calls=placed,
     )
 
 

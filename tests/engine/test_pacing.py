@@ -62,6 +62,17 @@ def test_free_handlers_get_as_many_calls_as_are_expected_to_bring_one_patient_ea
     assert decide(inputs(calls_undecided=5, calls_in_flight=5)).calls_allowed == 3
 
 
+def test_a_shift_starts_cautiously_until_enough_calls_have_been_measured() -> None:
+    # 2 free handlers: 3 calls (1.5 each) until 20 calls have finished, then 4 per handler.
+    starting = decide(inputs(measured_calls=0))
+    measured = decide(inputs(measured_calls=20))
+
+    assert (starting.calls_per_free_handler, starting.calls_allowed) == (1.5, 3)
+    assert (measured.calls_per_free_handler, measured.calls_allowed) == (4.0, 8)
+    throttled = decide(inputs(measured_calls=0, abandoned_today=3))
+    assert throttled.calls_per_free_handler == 1.0  # the cap still wins
+
+
 def test_patients_already_waiting_take_handlers_out_of_the_count() -> None:
     assert decide(inputs(handlers_available=3, patients_waiting=1)).calls_allowed == 8
 
@@ -419,6 +430,7 @@ def test_gathered_inputs_count_the_floor_the_calls_and_today(
     assert (gathered.calls_in_flight, gathered.calls_undecided) == (3, 1)
     assert (gathered.abandoned_today, gathered.live_answered_today) == (1, 5)
     assert gathered.calls_started_recently == 3
+    assert gathered.measured_calls == 10  # finished calls in the rate window
     assert gathered.answer_rate == pacing.smoothed_rate(4, 10, pacing.ANSWER_RATE_PRIOR)
     assert gathered.speak_rate == pacing.smoothed_rate(2, 4, pacing.SPEAK_RATE_PRIOR)
     assert gathered.paused_priorities == {Priority.URGENT}
