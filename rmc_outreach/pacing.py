@@ -58,8 +58,6 @@ MAX_CALLS_PER_FREE_HANDLER = 20.0
 # progressive mode, so the first minutes of a shift do not send a burst of patients to the
 # queue at once.
 MIN_MEASURED_CALLS = 20
-# The share of handlers in wrap-up that pacing counts as free for a call started now.
-SOON_FREE_SHARE = 0.75
 START_CALLS_PER_FREE_HANDLER = 1.5
 # Measured rates: calls placed in this recent window, blended with priors while data is scarce
 # (the prior counts as this many observations). About half of outbound calls go unanswered
@@ -107,7 +105,6 @@ class PacingInputs:
     recent_seconds: float = 1.0
     paused_priorities: frozenset[Priority] = field(default_factory=frozenset)
     measured_calls: int = MIN_MEASURED_CALLS  # finished calls behind the measured rates
-    handlers_wrapping_up: int = 0
 
     def __post_init__(self) -> None:
         counts = (
@@ -118,8 +115,6 @@ class PacingInputs:
             self.abandoned_today,
             self.live_answered_today,
             self.calls_started_recently,
-            self.handlers_wrapping_up,
-            self.measured_calls,
         )
         if min(counts) < 0:
             raise ValueError("pacing counts cannot be negative")
@@ -139,13 +134,6 @@ class PacingInputs:
     def free_handlers(self) -> int:
         """Available handlers not already owed to a waiting patient."""
         return self.handlers_available - self.patients_waiting
-
-    @property
-    def handler_capacity(self) -> float:
-        """Handlers a call started now can count on: the free ones, and most of those wrapping
-        up (a new call reaches the queue only after ringing and the options, by when a handler
-        wrapping up is usually free again)."""
-        return self.free_handlers + SOON_FREE_SHARE * self.handlers_wrapping_up
 
 
 @dataclass(frozen=True)
@@ -184,7 +172,7 @@ def calls_per_free_handler(inputs: PacingInputs) -> float:
     return ratio
 
 
-def _calls_for(free_handlers: float, ratio: float, undecided: int) -> int:
+def _calls_for(free_handlers: int, ratio: float, undecided: int) -> int:
     # The small epsilon keeps 4.0 from flooring to 3 through rounding.
     return math.floor(free_handlers * ratio + 1e-9) - undecided
 
@@ -192,7 +180,7 @@ def _calls_for(free_handlers: float, ratio: float, undecided: int) -> int:
 def _limit(inputs: PacingInputs, ratio: float) -> tuple[int, HoldReason | None]:
     """Calls allowed by each limit in turn, and the first limit that allows none."""
     limits = inputs.limits
-    free = inputs.handler_capacity
+    free = inputs.free_handlers
     by_concurrency = limits.max_concurrent_calls - inputs.calls_in_flight
     by_rate = (
         math.floor(limits.max_calls_per_second * inputs.recent_seconds)
@@ -200,7 +188,7 @@ def _limit(inputs: PacingInputs, ratio: float) -> tuple[int, HoldReason | None]:
     )
     by_handlers = _calls_for(free, ratio, inputs.calls_undecided)
     checks = (
-        (1 if free > 0 else 0, HoldReason.NO_HANDLER),
+        (free, HoldReason.NO_HANDLER),
         (by_concurrency, HoldReason.CONCURRENCY_LIMIT),
         (by_rate, HoldReason.CALL_RATE_LIMIT),
         (
@@ -249,14 +237,12 @@ def gather_inputs(
     small table; attempts by state or ``created_at``; handoffs by ``queued_at``)."""
     from rmc_outreach.dispatch import calls_in_flight
 
-    by_state = dict(
-        session.execute(
-            select(Handler.state, func.count())
-            .where(Handler.state.in_((HandlerState.AVAILABLE, HandlerState.WRAP_UP)))
-            .group_by(Handler.state)
-        ).all()
+    available = (
+        session.scalar(
+            select(func.count()).select_from(Handler).where(Handler.state == HandlerState.AVAILABLE)
+        )
+        or 0
     )
-    available = by_state.get(HandlerState.AVAILABLE, 0)
     waiting = (
         session.scalar(
             select(func.count())
@@ -318,7 +304,6 @@ def gather_inputs(
         recent_seconds=recent.total_seconds(),
         paused_priorities=paused_priorities(session),
         measured_calls=placed,
-        handlers_wrapping_up=by_state.get(HandlerState.WRAP_UP, 0),
     )
 
 

@@ -73,17 +73,6 @@ def test_a_shift_starts_cautiously_until_enough_calls_have_been_measured() -> No
     assert throttled.calls_per_free_handler == 1.0  # the cap still wins
 
 
-def test_handlers_wrapping_up_count_as_soon_free() -> None:
-    # No handler available, 2 wrapping up: 1.5 handlers' worth of calls (4 each: 6).
-    decision = decide(inputs(handlers_available=0, handlers_wrapping_up=2))
-    assert (decision.calls_allowed, decision.reason) == (6, None)
-    nobody = decide(inputs(handlers_available=0, handlers_wrapping_up=0))
-    assert (nobody.calls_allowed, nobody.reason) == (0, HoldReason.NO_HANDLER)
-    # A patient waiting takes the first handler who frees up.
-    owed = decide(inputs(handlers_available=0, handlers_wrapping_up=1, patients_waiting=1))
-    assert (owed.calls_allowed, owed.reason) == (0, HoldReason.NO_HANDLER)
-
-
 def test_patients_already_waiting_take_handlers_out_of_the_count() -> None:
     assert decide(inputs(handlers_available=3, patients_waiting=1)).calls_allowed == 8
 
@@ -442,7 +431,6 @@ def test_gathered_inputs_count_the_floor_the_calls_and_today(
     assert (gathered.abandoned_today, gathered.live_answered_today) == (1, 5)
     assert gathered.calls_started_recently == 3
     assert gathered.measured_calls == 10  # finished calls in the rate window
-    assert gathered.handlers_wrapping_up == 0
     assert gathered.answer_rate == pacing.smoothed_rate(4, 10, pacing.ANSWER_RATE_PRIOR)
     assert gathered.speak_rate == pacing.smoothed_rate(2, 4, pacing.SPEAK_RATE_PRIOR)
     assert gathered.paused_priorities == {Priority.URGENT}
