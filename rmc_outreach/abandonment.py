@@ -128,6 +128,27 @@ def locked_referral_ids(moment: datetime, lockout: timedelta = OFCOM_REDIAL_LOCK
     return select(locked.c.referral_id)
 
 
+def locked_referral_id_set(
+    session: Session, moment: datetime, lockout: timedelta = OFCOM_REDIAL_LOCKOUT
+) -> set[int]:
+    """The same referrals as ``locked_referral_ids``, read in two small steps for dispatch:
+    the recent abandoned calls (through ``ix_handoff_queued_at``; usually none, and then nothing
+    more is read), then the referrals of patients on those numbers (through the phone indexes)
+    instead of a join over every patient."""
+    rows = session.execute(_recent_abandoned(moment, lockout)).all()
+    locked = {referral_id for referral_id, _ in rows if referral_id is not None}
+    numbers = sorted({number for _, number in rows if number})
+    if numbers:
+        locked |= set(
+            session.scalars(
+                select(Referral.id)
+                .join(Patient, Patient.id == Referral.patient_id)
+                .where(or_(Patient.mobile_phone.in_(numbers), Patient.landline_phone.in_(numbers)))
+            )
+        )
+    return locked
+
+
 def redial_locked_until(
     session: Session,
     target: int | str,

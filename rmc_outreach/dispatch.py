@@ -418,9 +418,7 @@ def claim_due(session: Session, config: EngineConfig, moment: datetime) -> list[
     due = _claimable(session, moment, config.dispatch_batch_size, exclude_calls=call_slots <= 0)
     calls = _CallGate(config, moment, call_slots, paced=paced)
     if call_slots > 0 and due:
-        calls.locked = set(
-            session.scalars(abandonment.locked_referral_ids(moment, config.redial_lockout))
-        )
+        calls.locked = abandonment.locked_referral_id_set(session, moment, config.redial_lockout)
     pending_of = _pending_attempts_of(session, [item.referral_id for item in due])
     for item in due:
         pending = next(

@@ -287,6 +287,7 @@ def test_a_referral_is_locked_for_72_hours_after_an_abandoned_call_and_free_at_7
         assert abandonment.redial_locked_until(session, referral_id, lifted_at) is None
         assert abandonment.redial_locked_until(session, other, locked_at) is None
         locked = set(session.scalars(abandonment.locked_referral_ids(locked_at)))
+        assert abandonment.locked_referral_id_set(session, locked_at) == locked
         assert locked == {referral_id}
         assert set(session.scalars(abandonment.locked_referral_ids(lifted_at))) == set()
         # Shorter lockouts are configurable (production refuses them).
@@ -324,6 +325,7 @@ def test_the_lockout_covers_the_number_and_every_referral_of_a_patient_on_it(
     moment = WEDNESDAY_10AM + timedelta(hours=24)
     with session_scope() as session:
         locked = set(session.scalars(abandonment.locked_referral_ids(moment)))
+        assert abandonment.locked_referral_id_set(session, moment) == locked
         assert locked == set(ids[:3])
         unlocked = session.scalars(
             select(Referral.id).where(Referral.id.not_in(abandonment.locked_referral_ids(moment)))
