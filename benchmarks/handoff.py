@@ -38,74 +38,62 @@ from dataclasses import asdict
 from typing import Any
 
 from benchmarks.handoff_parts.figures import handoff_figures
-from benchmarks.intake import DEFAULT_DATABASE_URL, temporary_database
-from benchmarks.pipeline import _work_dir, child_env, seed_referrals, start_clock
+from benchmarks.intake import DEFAULT_DATABASE_URL
+from benchmarks.pipeline import seed_referrals, start_clock
 from benchmarks.pipeline_parts.checks import check_outcome, load_ledger
 from benchmarks.pipeline_parts.monitor import monitor
-from benchmarks.pipeline_parts.processes import PipelineProcesses
+from benchmarks.pipeline_parts.service import bench_service
 from rmc_outreach import clock, db
 from rmc_outreach.calendar import CallingWindow
-from rmc_outreach.config import load_settings
-from rmc_outreach.demo_carrier import handler_arguments, plan_carrier
-from rmc_outreach.embedded_redis import EmbeddedRedis, free_port
-from rmc_outreach.migrate import upgrade_to_head
+from rmc_outreach.demo_carrier import handler_arguments
 
 TARGETS = {"abandoned_rate": 0.03, "wait_median_s": 20.0, "occupancy": 0.70}
 
 
 def run(options: argparse.Namespace) -> dict[str, Any]:
     """Run the whole benchmark; returns its figures."""
-    with (
-        _work_dir(options.work_dir) as work,
-        temporary_database(options.database_url) as database_url,
-    ):
-        var_dir = work / "var"
-        redis_server = EmbeddedRedis(var_dir / "redis")
-        redis_url = redis_server.start()
-        port = free_port()
-        env = child_env(var_dir, database_url, redis_url, port, options.max_calls_in_flight)
-        plan = plan_carrier(env, load_settings(env), port=port, seed=options.seed)
-        settings = load_settings(env)
-        processes = PipelineProcesses(env, work / "processes.log", port=port, concurrency=2)
-        try:
-            upgrade_to_head(db.configure(settings))
-            if plan.simulator_command is None:
-                raise SystemExit("benchmarks.handoff needs the simulator (no TWILIO_API_BASE_URL)")
-            plan = dataclasses.replace(
-                plan,
-                simulator_command=plan.simulator_command
-                + handler_arguments(settings, options.handlers),
-            )
-            window = CallingWindow(timezone=settings.timezone)
-            start = start_clock(window, redis_url, options.speed)
-            clock.use_simulated_clock(redis_url)
-            referrals = seed_referrals(settings, options.referrals, options.seed)
-            print(
-                f"{referrals} referrals, {options.handlers} handlers; clock starts "
-                f"{start:%a %d %b %Y %H:%M}",
-                file=sys.stderr,
-            )
-            processes.start_carrier(plan)
-            processes.start_service()
-            log = monitor(
-                processes,
-                None,
-                kills=0,
-                expected_calls=2.0 * referrals,
-                timeout_s=options.timeout,
-                redis_pid=redis_server.process.pid if redis_server.process else None,
-                window=window,
-            )
-        finally:
-            processes.stop_all()
-            redis_server.stop()
-            clock.use_real_clock()
-        ledger = load_ledger(var_dir / "simulator-ledger.jsonl")
+    with bench_service(
+        options.work_dir,
+        options.database_url,
+        max_calls=options.max_calls_in_flight,
+        seed=options.seed,
+        concurrency=2,
+    ) as service:
+        processes, settings = service.processes, service.settings
+        if service.plan.simulator_command is None:
+            raise SystemExit("benchmarks.handoff needs the simulator (no TWILIO_API_BASE_URL)")
+        plan = dataclasses.replace(
+            service.plan,
+            simulator_command=service.plan.simulator_command
+            + handler_arguments(settings, options.handlers),
+        )
+        window = CallingWindow(timezone=settings.timezone)
+        start = start_clock(window, service.redis_url, options.speed)
+        clock.use_simulated_clock(service.redis_url)
+        referrals = seed_referrals(settings, options.referrals, options.seed)
+        print(
+            f"{referrals} referrals, {options.handlers} handlers; clock starts "
+            f"{start:%a %d %b %Y %H:%M}",
+            file=sys.stderr,
+        )
+        processes.start_carrier(plan)
+        processes.start_service()
+        log = monitor(
+            processes,
+            None,
+            kills=0,
+            expected_calls=2.0 * referrals,
+            timeout_s=options.timeout,
+            redis_pid=service.redis_pid,
+            window=window,
+        )
+        service.stop()
+        ledger = load_ledger(service.ledger_path)
         end = log.simulated_end or start
         with db.session_scope(read_only=True) as session:
             figures = handoff_figures(session, window, start, end, log.saturated_spans)
             outcome = check_outcome(session, ledger, window)
-        db.get_engine().dispose()
+        backend = db.get_engine().dialect.name
     result: dict[str, Any] = asdict(figures)
     result.update(
         seed=options.seed,
@@ -117,7 +105,7 @@ def run(options: argparse.Namespace) -> dict[str, Any]:
         timed_out=log.timed_out,
         wall_s=round(log.wall_s, 1),
         simulated_days=round((end - start).total_seconds() / 86400, 2),
-        backend=db.get_engine().dialect.name,
+        backend=backend,
         cpu_s=log.cpu_s,
         targets_met={
             "abandoned_rate": figures.abandoned_rate <= TARGETS["abandoned_rate"],

@@ -59,33 +59,26 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import signal
 import sys
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import redis
 from sqlalchemy.engine import make_url
 
-from benchmarks.intake import DEFAULT_DATABASE_URL, temporary_database
+from benchmarks.intake import DEFAULT_DATABASE_URL
 from benchmarks.pipeline_parts.checks import Outcome, check_outcome, load_ledger
 from benchmarks.pipeline_parts.monitor import RunLog, monitor
 from benchmarks.pipeline_parts.noop import NoopThroughput, measure_noop_throughput
 from benchmarks.pipeline_parts.processes import PipelineProcesses
+from benchmarks.pipeline_parts.service import bench_service
 from rmc_outreach import clock, db
 from rmc_outreach.calendar import CallingWindow
 from rmc_outreach.clock import SimulatedClock
-from rmc_outreach.config import Settings, load_settings
-from rmc_outreach.demo_carrier import plan_carrier
-from rmc_outreach.embedded_redis import EmbeddedRedis, free_port
+from rmc_outreach.config import Settings
 from rmc_outreach.intake import import_worklist
-from rmc_outreach.migrate import upgrade_to_head
 from rmc_outreach.simulation import synthetic_worklist_csv
 from workers.celery_app import create_celery_app
 from workers.queues import Queues
@@ -93,26 +86,6 @@ from workers.queues import Queues
 # Calls a run places per referral, roughly (first calls, retries of the unreached): where the
 # kills fall. An estimate only spreads them; a run with fewer calls still gets every kill.
 CALLS_PER_REFERRAL = 2.0
-BENCH_SECRET_KEY = "pipeline-benchmark-secret-key-" + "x" * 32
-# Settings the children must not inherit from the caller's shell: the run makes its own.
-OWN_SETTINGS = ("DATABASE_URL", "REDIS_URL", "PORT", "PUBLIC_BASE_URL", "SECRET_KEY", "RMC_")
-
-
-def child_env(
-    var_dir: Path, database_url: str, redis_url: str, port: int, max_calls: int
-) -> dict[str, str]:
-    env = {name: value for name, value in os.environ.items() if not name.startswith(OWN_SETTINGS)}
-    env = {name: value for name, value in env.items() if not name.startswith("TWILIO_")}
-    env.update(
-        RMC_VAR_DIR=str(var_dir),
-        DATABASE_URL=database_url,
-        REDIS_URL=redis_url,
-        SECRET_KEY=BENCH_SECRET_KEY,
-        PORT=str(port),
-        PYTHONUNBUFFERED="1",
-        RMC_MAX_CALLS_IN_FLIGHT=str(max_calls),
-    )
-    return env
 
 
 def start_clock(window: CallingWindow, redis_url: str, speed: float) -> datetime:
@@ -236,16 +209,6 @@ def figures_of(
     )
 
 
-@contextmanager
-def _work_dir(path: str | None) -> Iterator[Path]:
-    if path:
-        Path(path).mkdir(parents=True, exist_ok=True)
-        yield Path(path).resolve()
-        return
-    with tempfile.TemporaryDirectory(prefix="rmc-pipeline-") as folder:
-        yield Path(folder)
-
-
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--referrals", type=int, default=2000)
@@ -276,51 +239,38 @@ def _noop(processes: PipelineProcesses, app: Any, redis_url: str, tasks: int) ->
 
 def run(options: argparse.Namespace) -> tuple[Figures, Outcome]:
     """Run the whole benchmark; returns its figures and the checks' details."""
-    with (
-        _work_dir(options.work_dir) as work,
-        temporary_database(options.database_url) as database_url,
-    ):
-        var_dir = work / "var"
-        redis_server = EmbeddedRedis(var_dir / "redis")
-        redis_url = redis_server.start()
-        port = free_port()
-        env = child_env(var_dir, database_url, redis_url, port, options.max_calls_in_flight)
-        plan = plan_carrier(env, load_settings(env), port=port, seed=options.seed)
-        settings = load_settings(env)
-        processes = PipelineProcesses(
-            env, work / "processes.log", port=port, concurrency=options.concurrency
+    with bench_service(
+        options.work_dir,
+        options.database_url,
+        max_calls=options.max_calls_in_flight,
+        seed=options.seed,
+        concurrency=options.concurrency,
+    ) as service:
+        processes, settings = service.processes, service.settings
+        app = create_celery_app(settings)
+        noop_before = _noop(processes, app, service.redis_url, options.noop_tasks)
+        window = CallingWindow(timezone=settings.timezone)
+        start = start_clock(window, service.redis_url, options.speed)
+        clock.use_simulated_clock(service.redis_url)
+        referrals = seed_referrals(settings, options.referrals, options.seed)
+        print(f"{referrals} referrals; clock starts {start:%a %d %b %Y %H:%M}", file=sys.stderr)
+        processes.start_carrier(service.plan)
+        processes.start_service()
+        log = monitor(
+            processes,
+            app,
+            kills=options.kill_workers,
+            expected_calls=CALLS_PER_REFERRAL * referrals,
+            timeout_s=options.timeout,
+            redis_pid=service.redis_pid,
+            window=window,
         )
-        try:
-            upgrade_to_head(db.configure(settings))
-            app = create_celery_app(settings)
-            noop_before = _noop(processes, app, redis_url, options.noop_tasks)
-
-            window = CallingWindow(timezone=settings.timezone)
-            start = start_clock(window, redis_url, options.speed)
-            clock.use_simulated_clock(redis_url)
-            referrals = seed_referrals(settings, options.referrals, options.seed)
-            print(f"{referrals} referrals; clock starts {start:%a %d %b %Y %H:%M}", file=sys.stderr)
-            processes.start_carrier(plan)
-            processes.start_service()
-            log = monitor(
-                processes,
-                app,
-                kills=options.kill_workers,
-                expected_calls=CALLS_PER_REFERRAL * referrals,
-                timeout_s=options.timeout,
-                redis_pid=redis_server.process.pid if redis_server.process else None,
-                window=window,
-            )
-            processes.stop_worker()
-            noop_after = _noop(processes, app, redis_url, options.noop_tasks)
-        finally:
-            processes.stop_all()
-            redis_server.stop()
-            clock.use_real_clock()
-        ledger = load_ledger(var_dir / "simulator-ledger.jsonl")
+        processes.stop_worker()
+        noop_after = _noop(processes, app, service.redis_url, options.noop_tasks)
+        service.stop()
+        ledger = load_ledger(service.ledger_path)
         with db.session_scope(read_only=True) as session:
             outcome = check_outcome(session, ledger, window)
-        db.get_engine().dispose()
     return figures_of(options, referrals, outcome, log, (noop_before, noop_after)), outcome
 
 
