@@ -401,6 +401,21 @@ def _pending_attempts_of(
     return found
 
 
+# The PostgreSQL advisory lock claim runs hold until they commit (any bigint; "rmc" + "dsp").
+CLAIM_LOCK_KEY = 0x726D63_647370
+
+
+def serialise_claims(session: Session) -> None:
+    """Make this transaction the only claim run until it commits.
+
+    Two runs at once (beat's and one started because a handler became free) would each count
+    the same free slots and start calls for both; the second now waits for the first's commit
+    and counts its calls. SQLite needs nothing: ``BEGIN IMMEDIATE`` already serialises writers.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock(CLAIM_LOCK_KEY)))
+
+
 def claim_due(session: Session, config: EngineConfig, moment: datetime) -> list[QueuedAttempt]:
     """Claim due referrals and create (or re-queue) their attempts; the caller commits, then
     enqueues. At most ``dispatch_batch_size`` per run, and calls only while fewer than
@@ -411,6 +426,7 @@ def claim_due(session: Session, config: EngineConfig, moment: datetime) -> list[
     then one INSERT of all new attempts and one UPDATE of all claimed referrals
     (``claim_writes``).
     """
+    serialise_claims(session)
     paced = handlers.any_signed_in(session)
     call_slots = call_slots_now(session, config, moment, paced=paced)
     outcomes: list[QueuedAttempt | NewAttempt] = []  # in claim order

@@ -225,3 +225,9 @@ def any_signed_in(session: Session) -> bool:
     for the booking team could be handed to."""
     signed_in = select(Handler.id).where(Handler.state != HandlerState.OFFLINE).limit(1)
     return session.scalar(signed_in) is not None
+
+
+def any_available(session: Session) -> bool:
+    """Whether any handler is available now (signed in and free for a patient)."""
+    available = select(Handler.id).where(Handler.state == HandlerState.AVAILABLE).limit(1)
+    return session.scalar(available) is not None

@@ -3,11 +3,19 @@
 ``decide`` is a pure function of ``PacingInputs``; ``gather_inputs`` measures them from the
 database. The idea: every call placed may become a patient asking for a handler (with chance
 ``answer rate x speak-to-someone rate``), so the calls still undecided plus the new ones must
-not be expected to bring more patients than there are handlers free (available handlers minus
-patients already waiting). As today's abandoned-call rate rises from half the cap to the cap,
-the number of calls per free handler falls from that expectation to one: at or over the cap,
-each call in flight has a free handler of its own (Ofcom's "handler guaranteed"). Never more
-than the calls-per-second and concurrent-call limits allow; nothing while paused.
+not be expected to bring more patients than there are handlers free (available handlers, and
+handlers wrapping up, minus patients waiting that no handler is being rung for yet).
+
+A handler wrapping up counts as free: a call started now reaches a patient who asks for the
+booking team only after it has rung, the greeting has played and the patient has pressed a key
+(half a minute or more), by which time the wrap-up (tens of seconds) is usually over; a patient
+who does arrive first waits those few seconds. Waiting for the handler to be available before
+dialling would leave every handler idle for that half minute after every call.
+
+As today's abandoned-call rate rises from half the cap to the cap, the number of calls per
+free handler falls from that expectation to one: at or over the cap, each call in flight has a
+free handler of its own (Ofcom's "handler guaranteed"). Never more than the calls-per-second
+and concurrent-call limits allow; nothing while paused.
 
 Definitions used here and everywhere else (``abandonment``):
 
@@ -44,6 +52,7 @@ from rmc_outreach.models import (
     Handler,
     HandlerState,
     Handoff,
+    HandoffOffer,
     OutreachPause,
     Priority,
 )
@@ -86,10 +95,13 @@ class HoldReason(StrEnum):
 class PacingInputs:
     """Everything pacing decides from: a snapshot of the floor and the configured limits.
 
-    ``calls_undecided`` are the calls in flight that may still bring a patient to a handler
-    (no keypad choice yet, not answered by a machine). ``answer_rate`` is live-answered / placed
-    and ``speak_rate`` is handoffs / live-answered, over a recent window. ``calls_started_recently``
-    were started in the last ``recent_seconds`` (for the calls-per-second limit).
+    ``handlers_wrapping_up`` are handlers in wrap-up (free again soon); ``patients_waiting`` are
+    patients waiting for a handler that no handler is being rung for (a handler ringing for a
+    patient is in neither count). ``calls_undecided`` are the calls in flight that may still
+    bring a patient to a handler (no keypad choice yet, not answered by a machine).
+    ``answer_rate`` is live-answered / placed and ``speak_rate`` is handoffs / live-answered,
+    over a recent window. ``calls_started_recently`` were started in the last
+    ``recent_seconds`` (for the calls-per-second limit).
     """
 
     limits: PacingLimits
@@ -105,10 +117,12 @@ class PacingInputs:
     recent_seconds: float = 1.0
     paused_priorities: frozenset[Priority] = field(default_factory=frozenset)
     measured_calls: int = MIN_MEASURED_CALLS  # finished calls behind the measured rates
+    handlers_wrapping_up: int = 0
 
     def __post_init__(self) -> None:
         counts = (
             self.handlers_available,
+            self.handlers_wrapping_up,
             self.patients_waiting,
             self.calls_in_flight,
             self.calls_undecided,
@@ -132,8 +146,12 @@ class PacingInputs:
 
     @property
     def free_handlers(self) -> int:
-        """Available handlers not already owed to a waiting patient."""
-        return self.handlers_available - self.patients_waiting
+        """Available handlers and handlers wrapping up, less the patients waiting for one.
+
+        At or over the abandoned-call cap only available handlers count: every call then has
+        a handler free for it now, not soon."""
+        soon = 0 if self.abandoned_rate >= self.limits.abandoned_rate_cap else 1
+        return self.handlers_available + soon * self.handlers_wrapping_up - self.patients_waiting
 
 
 @dataclass(frozen=True)
@@ -237,11 +255,17 @@ def gather_inputs(
     small table; attempts by state or ``created_at``; handoffs by ``queued_at``)."""
     from rmc_outreach.dispatch import calls_in_flight
 
-    available = (
-        session.scalar(
-            select(func.count()).select_from(Handler).where(Handler.state == HandlerState.AVAILABLE)
-        )
-        or 0
+    by_state = dict(
+        session.execute(
+            select(Handler.state, func.count())
+            .where(Handler.state.in_([HandlerState.AVAILABLE, HandlerState.WRAP_UP]))
+            .group_by(Handler.state)
+        ).all()
+    )
+    being_offered = (
+        select(HandoffOffer.id)
+        .where(HandoffOffer.handoff_id == Handoff.id, HandoffOffer.result.is_(None))
+        .exists()
     )
     waiting = (
         session.scalar(
@@ -252,6 +276,7 @@ def gather_inputs(
                 Handoff.connected_at.is_(None),
                 Handoff.ended_at.is_(None),
                 Handoff.abandoned.is_(False),
+                ~being_offered,
             )
         )
         or 0
@@ -292,7 +317,8 @@ def gather_inputs(
     )
     return PacingInputs(
         limits=config.pacing_limits,
-        handlers_available=available,
+        handlers_available=by_state.get(HandlerState.AVAILABLE, 0),
+        handlers_wrapping_up=by_state.get(HandlerState.WRAP_UP, 0),
         patients_waiting=waiting,
         calls_in_flight=in_flight,
         calls_undecided=max(0, in_flight - decided),

@@ -14,8 +14,18 @@ from collections.abc import Iterable
 from typing import Any
 
 from celery import shared_task
+from redis.exceptions import RedisError
 
-from rmc_outreach import acd, call_events, dispatch, events, outreach, reconcile, schedules
+from rmc_outreach import (
+    acd,
+    call_events,
+    dispatch,
+    events,
+    handlers,
+    outreach,
+    reconcile,
+    schedules,
+)
 from rmc_outreach.clock import now, simulated_clock
 from rmc_outreach.db import session_scope
 from rmc_outreach.heartbeat import Component, client_for, record_heartbeat
@@ -86,12 +96,41 @@ def apply_provider_event(event_id: int) -> bool:
     return applied
 
 
-@shared_task(name=TaskNames.CONNECT_HANDLERS)  # type: ignore[untyped-decorator]
-def connect_handlers() -> int:
+@shared_task(name=TaskNames.CONNECT_HANDLERS, bind=True)  # type: ignore[untyped-decorator]
+def connect_handlers(task: Any) -> int:
     """Offer waiting patients to available handlers (longest waiting to longest idle) and ring
-    them; returns how many handlers were rung."""
+    them; returns how many handlers were rung. When nobody was waiting for a handler who is
+    free, dispatch runs now (``kick_dispatch``) rather than at beat's next run, so pacing can
+    start the calls that will bring that handler a patient."""
     current = runtime()
-    return acd.connect_waiting(current.config, current.provider)
+    rung = acd.connect_waiting(current.config, current.provider)
+    if rung == 0:
+        with session_scope(read_only=True) as session:
+            free = handlers.any_available(session)
+        if free:
+            kick_dispatch(redis_url_of(task.app))
+    return rung
+
+
+# Kicks closer together than this are one kick: dispatch counts every free handler in a run.
+DISPATCH_KICK_KEY = "rmc:dispatch-kick"
+DISPATCH_KICK_DEBOUNCE_MS = 1000
+
+
+def kick_dispatch(redis_url: str) -> bool:
+    """Enqueue a dispatch run now, unless one was kicked within the debounce time; returns
+    whether it was enqueued. A lost kick costs nothing: beat runs dispatch every 2 s."""
+    try:
+        first = client_for(redis_url).set(
+            DISPATCH_KICK_KEY, "1", nx=True, px=DISPATCH_KICK_DEBOUNCE_MS
+        )
+    except RedisError:
+        log.warning("dispatch kick skipped: Redis did not answer")
+        return False
+    if not first:
+        return False
+    dispatch_due_referrals.delay()
+    return True
 
 
 @shared_task(name=TaskNames.SWEEP_STUCK_ATTEMPTS)  # type: ignore[untyped-decorator]

@@ -24,6 +24,7 @@ from rmc_outreach.models import (
     Channel,
     HandlerState,
     Handoff,
+    HandoffOffer,
     Priority,
     Referral,
 )
@@ -75,6 +76,24 @@ def test_a_shift_starts_cautiously_until_enough_calls_have_been_measured() -> No
 
 def test_patients_already_waiting_take_handlers_out_of_the_count() -> None:
     assert decide(inputs(handlers_available=3, patients_waiting=1)).calls_allowed == 8
+
+
+def test_handlers_wrapping_up_count_as_free_for_calls_that_take_half_a_minute_to_bring_anyone() -> (
+    None
+):
+    # 1 available + 2 wrapping up - 1 waiting = 2 free handlers: 8 calls at 4 per handler.
+    decision = decide(inputs(handlers_available=1, handlers_wrapping_up=2, patients_waiting=1))
+    assert (decision.calls_allowed, decision.reason) == (8, None)
+    # Nobody available yet: calls still start for the handlers about to be free.
+    assert decide(inputs(handlers_available=0, handlers_wrapping_up=1)).calls_allowed == 4
+
+
+def test_at_the_abandoned_call_cap_only_handlers_available_now_count() -> None:
+    # 3 abandoned of 100: one call per handler free now; the one wrapping up is not counted.
+    at_cap = decide(inputs(handlers_available=1, handlers_wrapping_up=1, abandoned_today=3))
+    assert (at_cap.calls_per_free_handler, at_cap.calls_allowed) == (1.0, 1)
+    nobody = decide(inputs(handlers_available=0, handlers_wrapping_up=2, abandoned_today=3))
+    assert (nobody.calls_allowed, nobody.reason) == (0, HoldReason.NO_HANDLER)
 
 
 @pytest.mark.parametrize(("available", "waiting"), [(0, 0), (0, 3), (2, 2), (2, 5)])
@@ -397,6 +416,15 @@ def test_gathered_inputs_count_the_floor_the_calls_and_today(
         for handler_id in handler_ids[:3]:
             change_state(session, handler_id, HandlerState.AVAILABLE)
         change_state(session, handler_ids[2], HandlerState.AWAY)
+        # Two more: one wrapping up after a call, one ringing for a waiting patient.
+        wrapping, ringing = (
+            create_handler(session, None, f"Handler {n}", f"client:h{n}").id for n in (4, 5)
+        )
+        for state in (HandlerState.AVAILABLE, HandlerState.RINGING, HandlerState.ON_CALL):
+            change_state(session, wrapping, state)
+        change_state(session, wrapping, HandlerState.WRAP_UP)
+        change_state(session, ringing, HandlerState.AVAILABLE)
+        change_state(session, ringing, HandlerState.RINGING)
     # Earlier today: 10 finished calls, 4 live-answered, 2 handoffs, 1 abandoned.
     for minute in range(6):
         add_call(moment - timedelta(minutes=20 + minute))
@@ -405,8 +433,15 @@ def test_gathered_inputs_count_the_floor_the_calls_and_today(
     add_call(moment - timedelta(minutes=13), keypad_choice="1", handoff=False)
     add_call(moment - timedelta(minutes=12), keypad_choice="1", handoff=True)
     with session_scope() as session:
-        # In flight: one decided (a machine answered), one waiting for a handler, one ringing.
-        for answered_by, choice in (("machine_start", None), ("human", "1"), (None, None)):
+        # In flight: one decided (a machine answered), one waiting for a handler, one ringing,
+        # and one waiting with a handler being rung for them (not counted as waiting).
+        handoffs_made = 0
+        for answered_by, choice in (
+            ("machine_start", None),
+            ("human", "1"),
+            (None, None),
+            ("human", "1"),
+        ):
             referral = create_referral(session, status="in_outreach", next_action_at=None)
             attempt = create_attempt(
                 session,
@@ -417,21 +452,25 @@ def test_gathered_inputs_count_the_floor_the_calls_and_today(
                 keypad_choice=choice,
             )
             if choice == "1":
-                session.add(
-                    Handoff(
-                        attempt_id=attempt.id,
-                        referral_id=referral.id,
-                        queued_at=moment - timedelta(seconds=10),
-                    )
+                handoff = Handoff(
+                    attempt_id=attempt.id,
+                    referral_id=referral.id,
+                    queued_at=moment - timedelta(seconds=10),
                 )
+                session.add(handoff)
+                if handoffs_made:  # the second: a handler's phone is ringing for them
+                    session.flush()
+                    session.add(HandoffOffer(handoff_id=handoff.id, handler_id=ringing))
+                handoffs_made += 1
         pacing.pause(session, Priority.URGENT, reason="review", actor_label="sup1")
     with session_scope() as session:
         gathered = pacing.gather_inputs(session, config, moment)
     assert gathered.limits == config.pacing_limits
     assert (gathered.handlers_available, gathered.patients_waiting) == (2, 1)
-    assert (gathered.calls_in_flight, gathered.calls_undecided) == (3, 1)
-    assert (gathered.abandoned_today, gathered.live_answered_today) == (1, 5)
-    assert gathered.calls_started_recently == 3
+    assert gathered.handlers_wrapping_up == 1
+    assert (gathered.calls_in_flight, gathered.calls_undecided) == (4, 1)
+    assert (gathered.abandoned_today, gathered.live_answered_today) == (1, 6)
+    assert gathered.calls_started_recently == 4
     assert gathered.measured_calls == 10  # finished calls in the rate window
     assert gathered.answer_rate == pacing.smoothed_rate(4, 10, pacing.ANSWER_RATE_PRIOR)
     assert gathered.speak_rate == pacing.smoothed_rate(2, 4, pacing.SPEAK_RATE_PRIOR)

@@ -20,10 +20,12 @@ from rmc_outreach.clock import frozen_at
 from rmc_outreach.config import Settings
 from rmc_outreach.db import session_scope
 from rmc_outreach.engine_config import in_clock_time
+from rmc_outreach.handlers import change_state, create_handler
 from rmc_outreach.models import (
     AttemptState,
     Channel,
     ContactAttempt,
+    HandlerState,
     Letter,
     PrintBatch,
     ReferralStatus,
@@ -189,3 +191,25 @@ def test_real_waits_of_the_sweeper_stretch_with_the_demo_clock_rate(redis_url: s
         clock.use_real_clock()
 
     assert stretched == timedelta(minutes=5)
+
+
+def test_a_free_handler_with_nobody_waiting_kicks_dispatch_once_per_debounce(
+    database: Engine, provider: FakeProvider, broker: redis.Redis, redis_url: str
+) -> None:
+    with session_scope() as session:
+        handler = create_handler(session, None, "Handler 1", "client:h1")
+    # Nobody available: connecting handlers does nothing else.
+    with frozen_at(WEDNESDAY_10AM):
+        assert tasks.connect_handlers() == 0
+    assert queued_tasks(broker, Queues.PERIODIC) == []
+
+    with session_scope() as session:
+        change_state(session, handler.id, HandlerState.AVAILABLE)
+    with frozen_at(WEDNESDAY_10AM):
+        assert tasks.connect_handlers() == 0
+        assert tasks.connect_handlers() == 0  # within the debounce: one kick
+
+    assert queued_tasks(broker, Queues.PERIODIC) == [(TaskNames.DISPATCH_DUE_REFERRALS, [])]
+    broker.delete(tasks.DISPATCH_KICK_KEY)  # the debounce time has passed
+    assert tasks.kick_dispatch(redis_url)
+    assert len(queued_tasks(broker, Queues.PERIODIC)) == 2
