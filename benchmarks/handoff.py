@@ -22,9 +22,11 @@ Figures (the last line of output is one JSON object), defined in
 ``benchmarks.handoff_parts.figures``: ``abandoned_rate`` (of live-answered calls; target
 <= 0.03), ``wait_median_s`` (target <= 20) and ``wait_p90_s`` (patients' wait for a handler, in
 simulated seconds), ``occupancy`` (handlers' busy share while signed in during calling hours;
-target >= 0.70), ``reach_rate``; and, to explain them, the counts behind each, the pipeline's own
-checks (``duplicate_calls``, ``contacts_outside_hours``, ``unfinished_referrals``), ``wall_s``,
-``simulated_days`` and ``cpu_s`` by process.
+target >= 0.70), ``reach_rate``; and, to explain them, ``idle_handler_s_by_calls_due``
+(handlers' available time, simulated seconds, by how many calls were due and not started
+then), the counts behind each, the pipeline's own checks (``duplicate_calls``,
+``contacts_outside_hours``, ``unfinished_referrals``), ``wall_s``, ``simulated_days`` and
+``cpu_s`` by process.
 """
 
 from __future__ import annotations
@@ -107,6 +109,7 @@ def run(options: argparse.Namespace) -> dict[str, Any]:
         simulated_days=round((end - start).total_seconds() / 86400, 2),
         backend=backend,
         cpu_s=log.cpu_s,
+        idle_handler_s_by_calls_due=log.idle_handler_s,
         targets_met={
             "abandoned_rate": figures.abandoned_rate <= TARGETS["abandoned_rate"],
             "wait_median_s": figures.wait_median_s is not None

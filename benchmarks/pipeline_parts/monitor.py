@@ -26,6 +26,8 @@ from rmc_outreach.models import (
     AttemptState,
     Channel,
     ContactAttempt,
+    Handler,
+    HandlerState,
     ProviderEvent,
     Referral,
     ReferralStatus,
@@ -46,6 +48,7 @@ class Sample:
     events_unapplied: int
     calls_waiting: int = 0
     at: datetime | None = None  # simulated time of the sample
+    handlers_available: int = 0
 
     @property
     def finished(self) -> bool:
@@ -110,6 +113,9 @@ def take_sample(window: CallingWindow | None = None) -> Sample:
                 )
             )
             waiting = int(queued or 0) + int(due or 0)
+        available = session.scalar(
+            select(counted).select_from(Handler).where(Handler.state == HandlerState.AVAILABLE)
+        )
     return Sample(
         int(open_referrals or 0),
         int(open_attempts or 0),
@@ -118,6 +124,7 @@ def take_sample(window: CallingWindow | None = None) -> Sample:
         int(unapplied or 0),
         waiting,
         moment,
+        int(available or 0),
     )
 
 
@@ -137,6 +144,26 @@ class RunLog:
     simulated_end: datetime | None = None
     last: Sample | None = None
     cpu_s: dict[str, float] = field(default_factory=dict)
+    # Handlers' available (idle) time in simulated seconds, by how many calls were due then.
+    idle_handler_s: dict[str, float] = field(default_factory=dict)
+
+
+# Buckets of ``idle_handler_s``: calls due and not started (lower bound of each bucket).
+CALLS_DUE_BUCKETS = (0, 1, 5, 20)
+
+
+def _bucket(calls_due: int) -> str:
+    lower = max(bound for bound in CALLS_DUE_BUCKETS if bound <= calls_due)
+    upper = [bound for bound in CALLS_DUE_BUCKETS if bound > lower]
+    return f"{lower}-{upper[0] - 1}" if upper else f"{lower}+"
+
+
+def _add_idle(log: RunLog, previous: Sample, sample: Sample) -> None:
+    if previous.at is None or sample.at is None or not previous.handlers_available:
+        return
+    seconds = (sample.at - previous.at).total_seconds() * previous.handlers_available
+    key = _bucket(previous.calls_waiting)
+    log.idle_handler_s[key] = round(log.idle_handler_s.get(key, 0.0) + seconds, 1)
 
 
 def _extend_span(
@@ -208,6 +235,8 @@ def monitor(
             log.saturated_s += moment - last
             log.saturated_calls += sample.calls_placed - log.last.calls_placed
             _extend_span(log.saturated_spans, log.last.at, sample.at)
+        if log.last is not None:
+            _add_idle(log, log.last, sample)
         saturated = sample.calls_waiting > 0
         busy, last, log.last = sample.calls_busy > 0, moment, sample
         elapsed = moment - started
