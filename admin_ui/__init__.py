@@ -11,6 +11,7 @@ from flask import Flask, Response, request
 from admin_ui.context import SETTINGS_EXTENSION
 from rmc_outreach import clock, db
 from rmc_outreach.config import Settings, load_settings
+from rmc_outreach.models import Role
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
@@ -30,6 +31,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     app = Flask(__name__)
     app.config.update(
         SECRET_KEY=settings.secret_key,
+        # __Host-: only ever sent over HTTPS, to this host, for every path (production).
+        SESSION_COOKIE_NAME="__Host-rmc_session" if settings.production else "rmc_session",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.production,
@@ -44,12 +47,14 @@ def create_app(settings: Settings | None = None) -> Flask:
 
 
 def register_blueprints(app: Flask) -> None:
-    """Register every blueprint, with the access rule each one needs.
+    """Register every blueprint with the access rule each one needs: the one place that shows
+    who may reach every route (rules and their order of checks: ``admin_ui/access.py``).
 
-    Authentication arrives in a later issue; until then every page is open, so the service must
-    only listen on 127.0.0.1. When it lands, this is where it attaches: a ``before_request`` on
-    each blueprint requiring the role written next to it.
+    A blueprint registered without a rule is refused on every route (access fails closed), and
+    ``tests/admin_ui/test_route_access.py`` fails until the new routes have rows in its table.
     """
+    from admin_ui import access, auth
+    from admin_ui.access import OPEN, TWILIO_SIGNATURE, own_console_or_look, signed_in
     from admin_ui.console import blueprint as console_blueprint
     from admin_ui.console import install as install_console
     from admin_ui.health import blueprint as health_blueprint
@@ -58,22 +63,42 @@ def register_blueprints(app: Flask) -> None:
     from admin_ui.webhooks import blueprint as webhooks_blueprint
     from admin_ui.webhooks import install as install_webhooks
 
+    access.install(app)
+    auth.install(app)
+    register = access.register
     # Open to all, always: load balancers and the demo command poll it. Shows no personal data.
-    app.register_blueprint(health_blueprint)
-    # Supervisor and above (once auth lands): masked referral data.
-    app.register_blueprint(queue_blueprint)
-    # Supervisor and above (once auth lands): counts, rates and handlers' display names only.
-    app.register_blueprint(live_blueprint)
+    register(app, health_blueprint, OPEN)
+    # Open: the sign-in form, sign-out (POST, CSRF token) and who-am-I with the CSRF token.
+    register(app, auth.blueprint, OPEN)
+    # Supervisors and admins: referral data, masked.
+    register(app, queue_blueprint, signed_in(Role.SUPERVISOR, Role.ADMIN, description="queue"))
+    # Supervisors, managers and admins: counts, rates and handlers' display names only (no
+    # patient), so managers, who see aggregates only, may watch it too.
+    register(
+        app,
+        live_blueprint,
+        signed_in(Role.SUPERVISOR, Role.MANAGER, Role.ADMIN, description="live view"),
+    )
     # Twilio only: every request must carry a valid X-Twilio-Signature over the public URL
     # (checked in the blueprint's before_request; 403 and nothing written otherwise). No session
-    # cookie, no user login: the signature is the access rule.
+    # cookie read or set, no CSRF token: the signature is the access rule.
     install_webhooks(app)
-    app.register_blueprint(webhooks_blueprint)
-    # Handlers (once auth lands: the signed-in handler's own console only; supervisors may
-    # look). Shows the connected patient's name and masked identifiers; every look is audited.
-    # POSTs from another site are refused in the blueprint's before_request (CSRF token: issue 5).
+    register(app, webhooks_blueprint, TWILIO_SIGNATURE)
+    # A handler: their own console only (the handler record linked to their user), to look and
+    # to act. Supervisors and admins: any console, to look only (each look is audited), never
+    # to act in a handler's name. Shows the connected patient's name and masked identifiers.
     install_console(app)
-    app.register_blueprint(console_blueprint)
+    register(
+        app,
+        console_blueprint,
+        signed_in(
+            Role.HANDLER,
+            Role.SUPERVISOR,
+            Role.ADMIN,
+            description="handler console",
+            object_rule=own_console_or_look,
+        ),
+    )
 
 
 def _security_headers(response: Response) -> Response:

@@ -5,8 +5,10 @@ page's console.js polls every 2 s and that simulated handlers use. Every POST is
 same view for JSON (``application/json`` body → JSON answer) and for forms (→ 303 back to the
 console, or the console again with an error summary).
 
-Until sign-in arrives (issue 5) the handler id is in the path, as the open queue page is open.
-Cross-site requests: see ``check_same_origin``, the one place the CSRF check attaches.
+Who may reach which console is decided where the blueprint is registered (``register_blueprints``,
+rule ``own_console_or_look``): a handler their own, supervisors and admins any, to look only. A
+look at another handler's console is audited with the looker as actor; CSRF tokens and the
+same-origin check are applied to every POST by ``admin_ui.access``.
 """
 
 from __future__ import annotations
@@ -29,9 +31,9 @@ from flask import (
     request,
     url_for,
 )
-from markupsafe import Markup
 from werkzeug.wrappers import Response as BaseResponse
 
+from admin_ui.access import current_identity, forbidden
 from admin_ui.context import current_engine_config
 from rmc_outreach import clock
 from rmc_outreach.config import Settings
@@ -41,6 +43,7 @@ from rmc_outreach.console_view import (
     choose_state,
     console_snapshot,
     handlers_to_pick,
+    record_console_look,
     record_screen_pop_view,
 )
 from rmc_outreach.console_view.work import claim_callback, release_callback
@@ -62,7 +65,7 @@ from rmc_outreach.handoff_outcomes import (
     record_handoff_outcome,
 )
 from rmc_outreach.live_view.floor import HANDLER_STATE_LABELS
-from rmc_outreach.models import HandlerState
+from rmc_outreach.models import HandlerState, Role
 from rmc_outreach.telephony.base import TelephonyProvider
 
 log = logging.getLogger(__name__)
@@ -122,33 +125,6 @@ def _enqueue_connect_handlers() -> None:
         log.exception("could not enqueue %s", CONNECT_HANDLERS)
 
 
-@blueprint.before_request
-def check_same_origin() -> None:
-    """The one place cross-site request forgery is stopped.
-
-    Today: a POST a browser marks as cross-site is refused (403): ``Sec-Fetch-Site`` other than
-    same-origin, or an ``Origin`` naming another site. (Our ``Referrer-Policy: no-referrer``
-    makes browsers send ``Origin: null`` on our own form posts, so "null" alone proves nothing
-    and Sec-Fetch-Site decides.) Issue 5 (sign-in) adds a per-session CSRF token here, checked
-    for form posts, and ``csrf_field()`` (every console form already calls it) renders the
-    hidden input; nothing else changes.
-    """
-    if request.method != "POST":
-        return
-    fetch_site = request.headers.get("Sec-Fetch-Site")
-    if fetch_site is not None and fetch_site not in ("same-origin", "none"):
-        abort(403)
-    origin = request.headers.get("Origin")
-    if origin and origin != "null" and origin.rstrip("/") != request.host_url.rstrip("/"):
-        abort(403)
-
-
-@blueprint.app_context_processor
-def csrf_helpers() -> dict[str, Any]:
-    """``csrf_field()`` for every console form: empty until issue 5 adds the token."""
-    return {"csrf_field": lambda: Markup("")}
-
-
 FORM_MIMETYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
@@ -206,13 +182,27 @@ def _error_response(handler_id: int, error: Exception) -> Response:
 
 
 def _read_snapshot(handler_id: int, *, every_time: bool) -> ConsoleSnapshot:
-    """The console now; the look at any screen-pop is audited (ids only)."""
+    """The console now; the look at any screen-pop is audited (ids only), by whoever looks: the
+    handler, or a supervisor or admin looking at another handler's console (whose page loads
+    are audited too, patient on the line or not)."""
     moment = clock.now()
+    viewer = current_identity()
+    onlooker = viewer if viewer is not None and viewer.handler_id != handler_id else None
     with session_scope(read_only=True) as session:
         snapshot = console_snapshot(session, handler_id, moment)
+    if onlooker is not None and every_time:
+        with session_scope() as session:
+            record_console_look(session, handler_id, onlooker.id)
     if snapshot.connected or snapshot.wrap_up:
         with session_scope() as session:
-            record_screen_pop_view(session, handler_id, snapshot, every_time=every_time)
+            record_screen_pop_view(
+                session,
+                handler_id,
+                snapshot,
+                every_time=every_time,
+                actor_label=onlooker.actor_label if onlooker else None,
+                actor_user_id=onlooker.id if onlooker else viewer.id if viewer else None,
+            )
     return snapshot
 
 
@@ -243,13 +233,24 @@ def _render_console(
         "poll_seconds": POLL_SECONDS,
         "noscript_refresh_seconds": NOSCRIPT_REFRESH_SECONDS,
         "timezone": config.window.zone,
+        "looking_only": _looking_only(handler_id),
     }
     return render_template("console.html", **context)
 
 
+def _looking_only(handler_id: int) -> bool:
+    viewer = current_identity()
+    return viewer is None or viewer.handler_id != handler_id
+
+
 @blueprint.get("/console")
-def console_picker() -> str:
-    """Choose whose console to open (until sign-in knows who is at the keyboard)."""
+def console_picker() -> BaseResponse | str:
+    """A handler goes to their own console; supervisors and admins choose whose to look at."""
+    viewer = current_identity()
+    if viewer is None or viewer.role is Role.HANDLER:
+        if viewer is not None and viewer.handler_id is not None:
+            return redirect(url_for("console.console_page", handler_id=viewer.handler_id), 303)
+        return forbidden("Your account is not linked to a handler record yet: ask an admin.")
     with session_scope(read_only=True) as session:
         handlers = [
             (handler.id, handler.display_name, HANDLER_STATE_LABELS[handler.state], handler.state)

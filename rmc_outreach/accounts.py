@@ -8,7 +8,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from rmc_outreach.audit import record_audit_event
-from rmc_outreach.models import Role, User
+from rmc_outreach.handlers import HandlerError, create_handler
+from rmc_outreach.models import Handler, Role, User
 from rmc_outreach.passwords import check_password_strength, hash_password
 
 USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
@@ -65,3 +66,28 @@ def create_user(
         detail={"role": role.value},
     )
     return user
+
+
+def give_handler_record(
+    session: Session, user: User, endpoint: str, *, allow_fictional: bool, actor_label: str
+) -> Handler:
+    """A handler record for a handler-role user (their console, and where the ACD rings them:
+    ``endpoint`` is a UK phone number, a SIP URI or a Twilio client identity)."""
+    if user.role is not Role.HANDLER:
+        raise AccountError("only users with the handler role take calls")
+    try:
+        handler = create_handler(
+            session, user.id, user.display_name, endpoint, allow_fictional=allow_fictional
+        )
+    except (HandlerError, ValueError) as error:
+        raise AccountError(str(error)) from error
+    record_audit_event(
+        session,
+        actor_label=actor_label,
+        action="handler.create",
+        outcome="success",
+        object_type="handler",
+        object_id=handler.id,
+        detail={"user_id": user.id},
+    )
+    return handler

@@ -139,10 +139,14 @@ def _read_password(args: argparse.Namespace) -> str:
 
 def cmd_create_user(args: argparse.Namespace) -> int:
     """Create a staff user with a role."""
-    from rmc_outreach.accounts import AccountError, create_user
+    from rmc_outreach.accounts import AccountError, create_user, give_handler_record
     from rmc_outreach.db import session_scope
 
-    _settings()
+    settings = _settings()
+    if args.endpoint and args.role != "handler":
+        print("Cannot create user: --endpoint is for the handler role only", file=sys.stderr)
+        return 2
+    handler_id = None
     try:
         password = _read_password(args)
         with session_scope() as session:
@@ -154,11 +158,23 @@ def cmd_create_user(args: argparse.Namespace) -> int:
                 password=password,
                 actor_label="cli",
             )
+            if args.endpoint:
+                handler_id = give_handler_record(
+                    session,
+                    user,
+                    args.endpoint,
+                    allow_fictional=not settings.production,
+                    actor_label="cli",
+                ).id
             user_id, username, role = user.id, user.username, user.role
     except (AccountError, ValueError) as error:
         print(f"Cannot create user: {error}", file=sys.stderr)
         return 2
     print(f"Created user {username} (id {user_id}) with role {role}.")
+    if handler_id is not None:
+        print(f"Their handler console is /console/{handler_id}.")
+    elif role == "handler":
+        print("No handler record yet (no console, no calls): create the user with --endpoint.")
     return 0
 
 
@@ -254,6 +270,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     user.add_argument(
         "--password-stdin", action="store_true", help="read the password from standard input"
+    )
+    user.add_argument(
+        "--endpoint",
+        help="handlers: where calls ring them (UK phone, sip: URI or client:identity); "
+        "gives them a handler record and console",
     )
     user.set_defaults(handler=cmd_create_user)
 

@@ -28,9 +28,11 @@ from types import FrameType
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from rmc_outreach.config import PROJECT_ROOT, ConfigError, Settings, load_settings
 from rmc_outreach.db import make_engine
+from rmc_outreach.demo_accounts import ensure_demo_users, new_demo_password
 from rmc_outreach.demo_carrier import (
     DEFAULT_SIM_HANDLERS,
     CarrierPlan,
@@ -233,7 +235,7 @@ def _seed(supervisor: _Supervisor, referrals: int, seed: int, handlers: int) -> 
     return process.returncode in (0, 1)
 
 
-def _supervise(supervisor: _Supervisor, port: int) -> int:
+def _supervise(supervisor: _Supervisor, port: int, sign_in: str = "") -> int:
     """Wait for the web process to be healthy, announce it, then watch until asked to stop."""
     health_url = f"http://127.0.0.1:{port}/healthz"
     deadline = time.monotonic() + HEALTH_TIMEOUT_S
@@ -253,7 +255,7 @@ def _supervise(supervisor: _Supervisor, port: int) -> int:
             announced = True
             rule = "=" * 76
             banner = f"rmc-outreach demo running at http://127.0.0.1:{port}/  — Ctrl-C to stop"
-            supervisor.say("", f"{rule}\n  {banner}\n{rule}")
+            supervisor.say("", f"{rule}\n  {banner}\n{sign_in}{rule}")
         elif not announced and time.monotonic() > deadline:
             supervisor.say("demo", f"{health_url} did not answer in {HEALTH_TIMEOUT_S:.0f} s")
             return 1
@@ -315,16 +317,37 @@ def _run(
         return 0 if supervisor.stopping() else 1
     if supervisor.stopping():
         return 0
+    sign_in = _demo_sign_in(settings, port)
     if plan.simulator_command is not None:
-        # Simulated handlers answer the ACD's calls as the handler records (created if missing).
-        command = plan.simulator_command + handler_arguments(settings, handlers)
+        # Simulated handlers answer the ACD's calls as the handler records (created if missing)
+        # and sign in to the console as their users, with passwords from the run's auth token.
+        token = supervisor.env.get("TWILIO_AUTH_TOKEN")
+        command = plan.simulator_command + handler_arguments(
+            replace(settings, twilio_auth_token=token), handlers
+        )
         plan = replace(plan, simulator_command=command)
         supervisor.say("demo", f"{handlers} simulated handlers will sign in to the console")
     if not _start_carrier(supervisor, plan):
         return 0 if supervisor.stopping() else 1
     for name, command in _commands(port, settings.var_dir).items():
         supervisor.start(name, command)
-    return _supervise(supervisor, port)
+    return _supervise(supervisor, port, sign_in)
+
+
+def _demo_sign_in(settings: Settings, port: int) -> str:
+    """Give the demo's supervisor, manager and admin a fresh password for this run; the lines
+    that tell the person running the demo how to sign in (synthetic data only)."""
+    password = new_demo_password()
+    engine = make_engine(settings.database_url)
+    try:
+        with Session(engine) as session, session.begin():
+            usernames = ensure_demo_users(session, password, production=settings.production)
+    finally:
+        engine.dispose()
+    return (
+        f"  sign in at http://127.0.0.1:{port}/login as {', '.join(usernames)}\n"
+        f"  password for this run: {password}\n"
+    )
 
 
 def run_demo(

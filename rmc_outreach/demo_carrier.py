@@ -8,17 +8,18 @@ and jumping over quiet hours. The clock starts at the next opening of the callin
 later, when the database already holds later activity from an earlier run).
 
 Simulated handlers: ``ensure_sim_handlers`` creates handler records ``Handler K`` with endpoints
-``client:sim_handler_K`` (idempotently; ``seed-demo --handlers N`` and the demo call it), and
-``handler_arguments`` adds ``--handlers N --handler sim_handler_K=<id> ...`` to the simulator's
-command, with the ids read from the database, so the simulated handlers answer the ACD's calls and
-use the console API as those handlers.
+``client:sim_handler_K``, each with a handler-role user ``sim_handler_K`` (idempotently;
+``seed-demo --handlers N`` and the demo call it), and ``handler_arguments`` adds ``--handlers N
+--handler sim_handler_K=<id> ...`` to the simulator's command, with the ids read from the
+database, and sets those users' passwords from the run's Twilio auth token, so the simulated
+handlers answer the ACD's calls, sign in and use the console API as those handlers.
 """
 
 from __future__ import annotations
 
 import secrets
 import sys
-from collections.abc import MutableMapping
+from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -30,10 +31,11 @@ from rmc_outreach.calendar import CallingWindow
 from rmc_outreach.clock import SimulatedClock
 from rmc_outreach.config import Settings
 from rmc_outreach.db import make_engine
+from rmc_outreach.demo_accounts import DemoAccountsRefused, ensure_handler_user
 from rmc_outreach.embedded_redis import free_port
 from rmc_outreach.handlers import create_handler
 from rmc_outreach.models import ContactAttempt, Handler, Referral
-from rmc_outreach.simulation.carrier.staff import sim_identity
+from rmc_outreach.simulation.carrier.staff import sim_handler_password, sim_identity
 
 DEMO_CALLER_ID = "+441632960000"
 DEFAULT_SIM_HANDLERS = 6
@@ -99,16 +101,35 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def ensure_sim_handlers(session: Session, count: int) -> int:
+def ensure_sim_handlers(
+    session: Session,
+    count: int,
+    *,
+    password_for: Callable[[str], str] | None = None,
+    production: bool = False,
+) -> int:
     """Create handlers ``Handler 1..count`` (endpoints ``client:sim_handler_K``) that do not exist
-    yet; return how many were created. Flushed, not committed."""
-    existing = set(session.scalars(select(Handler.endpoint)))
+    yet, each linked to a handler-role user named after its identity (``sim_handler_K``); return
+    how many handlers were created. ``password_for(identity)`` sets the users' passwords (else a
+    new user gets a random one nobody knows). Refused in production. Flushed, not committed."""
+    if production:
+        raise DemoAccountsRefused("simulated handlers are never created in production")
+    existing = {
+        handler.endpoint: handler
+        for handler in session.scalars(
+            select(Handler).where(Handler.endpoint.like("client:sim\\_handler\\_%", escape="\\"))
+        )
+    }
     created = 0
     for number in range(1, count + 1):
-        endpoint = f"client:{sim_identity(number)}"
-        if endpoint not in existing:
-            create_handler(session, None, f"Handler {number}", endpoint)
+        identity = sim_identity(number)
+        endpoint = f"client:{identity}"
+        handler = existing.get(endpoint)
+        if handler is None:
+            handler = create_handler(session, None, f"Handler {number}", endpoint)
             created += 1
+        password = password_for(identity) if password_for is not None else None
+        ensure_handler_user(session, handler, identity, password, production=production)
     return created
 
 
@@ -123,11 +144,18 @@ def sim_handler_ids(session: Session) -> dict[str, int]:
 
 
 def handler_arguments(settings: Settings, count: int) -> list[str]:
-    """The simulator's ``--handlers``/``--handler`` arguments, creating the handlers if needed."""
+    """The simulator's ``--handlers``/``--handler`` arguments, creating the handlers and their
+    users if needed. Each user's password is derived from ``settings.twilio_auth_token`` (the
+    run's throw-away token, which the simulator holds too), so the simulated handlers can sign
+    in to the console. Refused in production."""
+    token = settings.twilio_auth_token
+    password_for = (lambda identity: sim_handler_password(token, identity)) if token else None
     engine = make_engine(settings.database_url)
     try:
         with Session(engine) as session, session.begin():
-            ensure_sim_handlers(session, count)
+            ensure_sim_handlers(
+                session, count, password_for=password_for, production=settings.production
+            )
             ids = sim_handler_ids(session)
     finally:
         engine.dispose()

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from rmc_outreach.config import PROJECT_ROOT, Settings
 from rmc_outreach.db import session_scope
-from rmc_outreach.models import AuditEvent, Handler, HandlerState, Referral, User
+from rmc_outreach.models import AuditEvent, Handler, HandlerState, Referral, Role, User
 
 
 def run_cli(settings: Settings, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
@@ -61,6 +61,34 @@ def test_create_user_reads_the_password_from_stdin_and_never_prints_it(settings:
     with session_scope() as session:
         assert session.scalars(select(User.username)).all() == ["super1"]
         assert session.scalars(select(AuditEvent.action)).all() == ["user.create"]
+
+
+def test_an_admin_and_a_handler_with_a_console_are_created_from_the_command_line(
+    settings: Settings,
+) -> None:
+    admin = run_cli(
+        settings, "create-user", "--username", "admin1", "--role", "admin", "--password-stdin",
+        stdin="an admin password here\n",
+    )  # fmt: skip
+    handler = run_cli(
+        settings, "create-user", "--username", "hana", "--display-name", "Hana Ali",
+        "--role", "handler", "--endpoint", "client:hana", "--password-stdin",
+        stdin="a handler password here\n",
+    )  # fmt: skip
+    wrong = run_cli(
+        settings, "create-user", "--username", "mo", "--role", "manager",
+        "--endpoint", "client:mo", "--password-stdin", stdin="a manager password\n",
+    )  # fmt: skip
+
+    assert admin.returncode == 0 and "with role admin" in admin.stdout, admin.stderr
+    assert handler.returncode == 0, handler.stderr
+    assert wrong.returncode == 2 and "handler role only" in wrong.stderr
+    with session_scope() as session:
+        user = session.scalar(select(User).where(User.username == "hana"))
+        record = session.scalar(select(Handler).where(Handler.endpoint == "client:hana"))
+        assert user is not None and record is not None
+        assert (record.user_id, record.display_name) == (user.id, "Hana Ali")
+        assert f"/console/{record.id}" in handler.stdout
 
 
 def test_create_user_with_a_weak_password_fails_with_a_reason(settings: Settings) -> None:
@@ -161,6 +189,11 @@ def test_seed_demo_creates_simulated_handlers_once(settings: Settings) -> None:
         assert [h.endpoint for h in handlers] == [f"client:sim_handler_{n}" for n in range(1, 5)]
         assert [h.display_name for h in handlers] == [f"Handler {n}" for n in range(1, 5)]
         assert all(h.state is HandlerState.OFFLINE for h in handlers)
+        # Each linked to a handler-role user named after its identity.
+        users = {u.id: u for u in session.scalars(select(User))}
+        assert [
+            (users[h.user_id or -1].username, users[h.user_id or -1].role) for h in handlers
+        ] == [(f"sim_handler_{n}", Role.HANDLER) for n in range(1, 5)]
     refused = run_cli(settings, "seed-demo", "--referrals", "5", "--handlers", "-1")
     assert refused.returncode == 2
 

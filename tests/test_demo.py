@@ -19,6 +19,7 @@ import threading
 import time
 import urllib.request
 from collections.abc import Iterator
+from http.cookiejar import CookieJar
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from rmc_outreach.config import PROJECT_ROOT
 START_TIMEOUT_S = 150.0
 STOP_TIMEOUT_S = 60.0
 BANNER = re.compile(r"rmc-outreach demo running at (http://127\.0\.0\.1:\d+/)")
+PASSWORD_LINE = re.compile(r"password for this run: (\S+)")
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs /proc")
 
@@ -128,12 +130,31 @@ def var_dir(tmp_path: Path) -> Iterator[Path]:
             os.kill(pid, signal.SIGKILL)
 
 
+# One browser-like session for the test: the demo's pages need a signed-in user.
+_OPENER = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(CookieJar()))
+
+
 def _get(url: str) -> str:
     assert url.startswith("http://127.0.0.1:")
-    with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 - checked above
+    with _OPENER.open(url, timeout=10) as response:
         assert response.status == 200
         body: str = response.read().decode("utf-8")
         return body
+
+
+def _sign_in(port: int, output: str) -> None:
+    """Sign in as the demo's supervisor with the password the demo printed."""
+    match = PASSWORD_LINE.search(output)
+    assert match is not None, f"no demo password printed:\n{output}"
+    token = json.loads(_get(f"http://127.0.0.1:{port}/api/session"))["csrf_token"]
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/login",
+        data=json.dumps({"username": "demo-supervisor", "password": match.group(1)}).encode(),
+        headers={"Content-Type": "application/json", "X-CSRFToken": token},
+        method="POST",
+    )
+    with _OPENER.open(request, timeout=10) as response:
+        assert json.loads(response.read())["user"]["role"] == "supervisor"
 
 
 def test_the_demo_serves_its_seeded_referrals_and_ctrl_c_stops_every_process(
@@ -164,6 +185,7 @@ def test_the_demo_serves_its_seeded_referrals_and_ctrl_c_stops_every_process(
 
         health = json.loads(_get(f"http://127.0.0.1:{port}/healthz"))
         assert health["database"]["ok"] and health["redis"]["ok"]
+        _sign_in(port, output.text())
         queue = json.loads(_get(f"http://127.0.0.1:{port}/api/queue"))
         assert queue["counts"]["total"] == 50
         page = _get(f"http://127.0.0.1:{port}/")

@@ -19,6 +19,14 @@
   var timer = null;
   var busy = false;
 
+  // The session ended (timed out or signed out elsewhere): reloading leads to the sign-in page,
+  // which comes back here afterwards.
+  function signedOutCheck(response) {
+    if (response.status === 401) {
+      window.location.reload();
+    }
+  }
+
   function pad(number) {
     return (number < 10 ? "0" : "") + number;
   }
@@ -87,11 +95,12 @@
     busy = true;
     return window
       .fetch(pageUrl, {
-        headers: { Accept: "text/html", "X-Console-Refresh": "1" },
+        headers: { Accept: "text/html", "X-Console-Refresh": "1", "X-Background-Refresh": "1" },
         cache: "no-store",
         credentials: "same-origin",
       })
       .then(function (response) {
+        signedOutCheck(response);
         if (!response.ok) {
           throw new Error("HTTP " + response.status);
         }
@@ -204,8 +213,14 @@
       return;
     }
     window
-      .fetch(source, { headers: { Accept: "application/json" }, cache: "no-store", credentials: "same-origin" })
+      .fetch(source, {
+        // A poll is not the handler doing something: it does not hold the session open.
+        headers: { Accept: "application/json", "X-Background-Refresh": "1" },
+        cache: "no-store",
+        credentials: "same-origin",
+      })
       .then(function (response) {
+        signedOutCheck(response);
         if (!response.ok) {
           throw new Error("HTTP " + response.status);
         }

@@ -207,8 +207,17 @@
       return;
     }
     window
-      .fetch(source, { headers: { Accept: "application/json" }, cache: "no-store", credentials: "same-origin" })
+      .fetch(source, {
+        // A poll is not the supervisor doing something: it does not hold the session open.
+        headers: { Accept: "application/json", "X-Background-Refresh": "1" },
+        cache: "no-store",
+        credentials: "same-origin",
+      })
       .then(function (response) {
+        if (response.status === 401) {
+          // The session ended: reloading leads to the sign-in page, then back here.
+          window.location.reload();
+        }
         if (!response.ok) {
           throw new Error("HTTP " + response.status);
         }

@@ -30,8 +30,10 @@ from rmc_outreach.handlers import (
 from rmc_outreach.handoff_outcomes import OutcomeConflict, handler_actor
 from rmc_outreach.live_view.floor import HANDLER_STATE_LABELS
 from rmc_outreach.models import AuditEvent, Handler, HandlerState, Handoff
+from rmc_outreach.sign_in import user_actor
 
 SCREEN_POP_ACTION = "console.screen_pop_view"
+CONSOLE_LOOK_ACTION = "console.look"
 # What a handler may choose for themselves on the console; the ACD does the rest.
 SELF_SERVICE_STATES = (HandlerState.AVAILABLE, HandlerState.AWAY, HandlerState.OFFLINE)
 
@@ -206,19 +208,39 @@ def choose_state(session: Session, handler_id: int, state: HandlerState) -> None
 
 
 def handlers_to_pick(session: Session) -> list[Handler]:
-    """Every handler, by name: the picker page until sign-in knows who is at the console."""
+    """Every handler, by name: the page where supervisors choose whose console to look at."""
     return list(session.scalars(select(Handler).order_by(Handler.display_name, Handler.id)))
 
 
+def record_console_look(session: Session, handler_id: int, user_id: int) -> None:
+    """Audit a look at a handler's console by someone else (a supervisor or an admin)."""
+    record_audit_event(
+        session,
+        actor_label=user_actor(user_id),
+        actor_user_id=user_id,
+        action=CONSOLE_LOOK_ACTION,
+        outcome="viewed",
+        object_type="handler",
+        object_id=handler_id,
+    )
+
+
 def record_screen_pop_view(
-    session: Session, handler_id: int, snapshot: ConsoleSnapshot, *, every_time: bool
+    session: Session,
+    handler_id: int,
+    snapshot: ConsoleSnapshot,
+    *,
+    every_time: bool,
+    actor_label: str | None = None,
+    actor_user_id: int | None = None,
 ) -> int:
-    """Audit the handler's look at each screen-pop in the snapshot; returns how many were
-    recorded. A page load is recorded every time (``every_time``); the 2-second JSON poll only
-    the first time it shows a handoff to this handler (a poll is not a fresh look, and one row
-    every 2 s would bury the trail). Ids only in the event."""
+    """Audit a look at each screen-pop in the snapshot; returns how many were recorded. The
+    actor is the handler unless ``actor_label`` names someone else looking at their console.
+    A page load is recorded every time (``every_time``); the 2-second JSON poll only the first
+    time it shows a handoff to this actor (a poll is not a fresh look, and one row every 2 s
+    would bury the trail). Ids only in the event."""
     recorded = 0
-    actor = handler_actor(handler_id)
+    actor = actor_label or handler_actor(handler_id)
     for pop, stage in ((snapshot.connected, "connected"), (snapshot.wrap_up, "wrap_up")):
         if pop is None or pop.referral is None:
             continue
@@ -227,6 +249,7 @@ def record_screen_pop_view(
         record_audit_event(
             session,
             actor_label=actor,
+            actor_user_id=actor_user_id,
             action=SCREEN_POP_ACTION,
             outcome="viewed",
             object_type="referral",

@@ -39,7 +39,9 @@ from rmc_outreach.models import (
     PrintBatch,
     Referral,
     ReferralStatus,
+    Role,
 )
+from tests.admin_ui.conftest import signed_in_client
 from tests.factories import create_attempt, create_patient, create_referral
 
 LONDON = ZoneInfo("Europe/London")
@@ -466,7 +468,7 @@ def simulated_client(
     assert simulated is not None
     simulated.start(datetime(2026, 11, 30, 10, 42, tzinfo=LONDON), rate=2.0)
     try:
-        yield app.test_client()
+        yield signed_in_client(app, Role.SUPERVISOR)
     finally:
         clock.use_real_clock()
 

@@ -15,6 +15,8 @@ from rmc_outreach.clock import now
 from rmc_outreach.config import Settings
 from rmc_outreach.embedded_redis import free_port
 from rmc_outreach.heartbeat import Component, record_heartbeat
+from rmc_outreach.models import Role
+from tests.admin_ui.conftest import signed_in_client
 from workers.celery_app import create_celery_app
 from workers.tasks import record_worker_heartbeat
 
@@ -76,7 +78,8 @@ def test_the_page_shows_redis_unreachable_and_still_lists_the_queue(
     database: Engine, web_settings: Settings
 ) -> None:
     nobody_listens = f"redis://127.0.0.1:{free_port()}/0"
-    client = create_app(dataclasses.replace(web_settings, redis_url=nobody_listens)).test_client()
+    app = create_app(dataclasses.replace(web_settings, redis_url=nobody_listens))
+    client = signed_in_client(app, Role.SUPERVISOR)
 
     response = client.get("/")
 

@@ -32,7 +32,7 @@ from werkzeug.wrappers import Request, Response
 from rmc_outreach.config import Settings, load_settings
 from rmc_outreach.messages import default_public_context, render_voice
 from rmc_outreach.simulation.carrier import PopulationConfig, RunningSimulator, start_simulator
-from rmc_outreach.simulation.carrier.staff import StaffConfig
+from rmc_outreach.simulation.carrier.staff import StaffConfig, sim_handler_password
 from rmc_outreach.telephony import twiml
 from rmc_outreach.telephony.base import CallRequest, SmsRequest
 from rmc_outreach.telephony.twilio_provider import LocalEndpointHttpClient, TwilioProvider
@@ -90,6 +90,7 @@ class Received:
     at: float = field(default_factory=time.monotonic)
     json: dict[str, Any] | None = None
     method: str = "POST"
+    csrf_token: str | None = None
 
 
 class _Quiet(WSGIRequestHandler):
@@ -112,6 +113,8 @@ class WebhookReceiver:
         self.handoffs: dict[uuid.UUID, int] = {}
         self.offers: dict[int, str] = {}  # offer id -> "queue:<handoff id>" or "number:<E.164>"
         self.console_wrap_up: dict[int, int] = {}  # handler id -> handoff id (GET console)
+        self.sign_ins: list[tuple[str, str | None]] = []  # (username, CSRF token sent)
+        self.refuse_sign_in: set[str] = set()  # usernames whose sign-in is refused (401)
         self.on_handoff: Callable[[int], None] | None = None
         self._handoff_ids = itertools.count(101)
         self._lock = threading.Lock()
@@ -141,8 +144,28 @@ class WebhookReceiver:
         self._server.shutdown()
         self._thread.join(timeout=5)
 
+    def _sign_in_answer(self, request: Request) -> Response:
+        """The console's sign-in, as far as simulated handlers use it: a CSRF token from
+        /api/session, then POST /login (JSON) with it and the handler's derived password."""
+        if request.path == "/api/session":
+            body: dict[str, Any] = {"signed_in": False, "csrf_token": "session-token"}
+            return Response(json.dumps(body), mimetype="application/json")
+        payload = request.get_json(silent=True) or {}
+        username = str(payload.get("username", ""))
+        with self._lock:
+            self.sign_ins.append((username, request.headers.get("X-CSRFToken")))
+            refused = username in self.refuse_sign_in
+        if request.headers.get("X-CSRFToken") != "session-token":
+            return Response("{}", status=400, mimetype="application/json")
+        if refused or payload.get("password") != sim_handler_password(AUTH_TOKEN, username):
+            return Response("{}", status=401, mimetype="application/json")
+        body = {"user": {"role": "handler"}, "csrf_token": f"token-{username}"}
+        return Response(json.dumps(body), mimetype="application/json")
+
     def _app(self, environ: Any, start_response: Any) -> Any:
         request = Request(environ)
+        if request.path in ("/api/session", "/login"):
+            return self._sign_in_answer(request)(environ, start_response)
         form = request.form.to_dict()
         payload = request.get_json(silent=True) if request.is_json else None
         valid = RequestValidator(AUTH_TOKEN).validate(
@@ -152,7 +175,7 @@ class WebhookReceiver:
             self.received.append(
                 Received(
                     request.path, request.args.to_dict(), form, valid, json=payload,
-                    method=request.method,
+                    method=request.method, csrf_token=request.headers.get("X-CSRFToken"),
                 )
             )  # fmt: skip
         endpoint, values = self._map.bind_to_environ(environ).match()

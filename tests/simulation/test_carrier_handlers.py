@@ -73,6 +73,25 @@ def test_at_start_every_handler_with_an_id_signs_in_as_available(tmp_path: Path)
         assert {e["purpose"] for e in h.simulator.ledger("handler_post")} == {"sign_in"}
 
 
+def test_each_handler_signs_in_as_its_own_user_and_sends_the_csrf_token_it_was_given(
+    tmp_path: Path,
+) -> None:
+    with harness(tmp_path, staff=_staff()) as h:
+        h.receiver.wait_for(lambda: len(h.receiver.console_posts("state")) == 2)
+        # Each with the token from /api/session and the password derived from the auth token
+        # (the receiver refuses any other with 400 or 401).
+        assert sorted(h.receiver.sign_ins) == [
+            ("sim_handler_1", "session-token"),
+            ("sim_handler_2", "session-token"),
+        ]
+        tokens = {p.path: p.csrf_token for p in h.receiver.console_posts("state")}
+        assert tokens == {
+            "/api/console/11/state": "token-sim_handler_1",
+            "/api/console/12/state": "token-sim_handler_2",
+        }
+        assert {e["status"] for e in h.simulator.ledger("handler_post")} == {200}
+
+
 def test_a_handler_answers_and_is_bridged_to_the_caller_of_the_queue_it_dials(
     tmp_path: Path,
 ) -> None:

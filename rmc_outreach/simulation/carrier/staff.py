@@ -18,6 +18,13 @@ A simulated handler (``StaffConfig``, all seeded by (seed, identity, n-th call))
 - at start, signs in: POST state ``available`` for every handler with a known id (retried until
   the web process answers).
 
+Each simulated handler has its own web session, as a person at a browser would: before its first
+console request it signs in as the user ``sim_handler_K`` (``GET /api/session`` for a CSRF token,
+then ``POST /login`` as JSON), with the password ``sim_handler_password`` derives from the
+simulator's auth token (the demo gives the user that password: ``rmc_outreach.demo_carrier``),
+and every POST carries the session's CSRF token in ``X-CSRFToken``. A 401 (the session timed
+out) signs in again and repeats the request once.
+
 The console is the web process at the public base URL the carrier posts webhooks to. Handler ids
 come from ``handler_ids`` (identity → our handler id; the demo reads them from the database).
 Every post is written to the ledger (``handler_post``), and so are handler legs and wrap-ups.
@@ -25,6 +32,8 @@ Every post is written to the ledger (``handler_post``), and so are handler legs 
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import math
 import random
@@ -58,6 +67,13 @@ CONNECT_TIMEOUT_S = 5.0
 TOTAL_TIMEOUT_S = 15.0
 SIGN_IN_RETRY_S = 1.0
 OUTCOMES = ("booked", "declined", "callback", "wrong_number", "not_patient", "other")
+
+
+def sim_handler_password(auth_token: str, identity: str) -> str:
+    """The console password of a simulated handler: derived from the run's throw-away Twilio auth
+    token, which both the simulator and the demo that creates the user know."""
+    message = f"rmc-outreach simulated handler sign-in: {identity}".encode()
+    return hmac.new(auth_token.encode(), message, hashlib.sha256).hexdigest()
 
 
 def is_handler_endpoint(to: str) -> bool:
@@ -156,6 +172,16 @@ class HandlerLeg:
     handoff_id: int | None = None
 
 
+@dataclass
+class _ConsoleSession:
+    """One simulated handler's web session: cookies, the CSRF token once signed in, and a lock
+    (one request at a time per handler, as one person at one browser)."""
+
+    http: requests.Session = field(default_factory=requests.Session)
+    csrf_token: str | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
 def _between(bounds: tuple[float, float], draw: float) -> float:
     return bounds[0] + (bounds[1] - bounds[0]) * draw
 
@@ -181,8 +207,10 @@ class Staff:
         scheduler: Scheduler,
         stopping: threading.Event,
         console_base_url: str,
+        auth_token: str = "",
     ) -> None:
         self.config = config
+        self.auth_token = auth_token
         self.seed = seed
         self.ledger = ledger
         self.scheduler = scheduler
@@ -193,7 +221,9 @@ class Staff:
             identity: SimHandler(identity, config.handler_ids.get(identity))
             for identity in config.identities()
         }
-        self._local = threading.local()
+        self._consoles: dict[str, _ConsoleSession] = {
+            identity: _ConsoleSession() for identity in self.handlers
+        }
 
     def is_simulated(self, identity: str) -> bool:
         """True when this identity is one of our simulated handlers."""
@@ -272,12 +302,56 @@ class Staff:
 
     # -- the console --------------------------------------------------------------------------
 
-    def _session(self) -> requests.Session:
-        session: requests.Session | None = getattr(self._local, "session", None)
-        if session is None:
-            session = requests.Session()
-            self._local.session = session
-        return session
+    def _signed_in(self, handler: SimHandler, console: _ConsoleSession) -> int | None:
+        """Sign this handler in unless their session is; None when signed in, else the status
+        that refused it (0 when the web process did not answer)."""
+        if console.csrf_token is not None:
+            return None
+        timeout = (CONNECT_TIMEOUT_S, TOTAL_TIMEOUT_S)
+        try:
+            token = console.http.get(f"{self.console_base_url}/api/session", timeout=timeout)
+            if not token.ok:
+                return token.status_code
+            response = console.http.post(
+                f"{self.console_base_url}/login",
+                json={
+                    "username": handler.identity,
+                    "password": sim_handler_password(self.auth_token, handler.identity),
+                },
+                headers={"X-CSRFToken": token.json()["csrf_token"]},
+                timeout=timeout,
+            )
+            if not response.ok:
+                status = response.status_code
+                log.info("console sign-in for %s answered %s", handler.identity, status)
+                return status
+            console.csrf_token = response.json()["csrf_token"]
+        except (requests.RequestException, ValueError, KeyError):
+            return 0
+        return None
+
+    def _console_request(
+        self, handler: SimHandler, method: str, url: str, payload: dict[str, Any] | None = None
+    ) -> requests.Response | int:
+        """A console request in the handler's own signed-in session (signing in first, and again
+        once after a 401); the response, or the status that stopped it (0: no answer)."""
+        console = self._consoles.setdefault(handler.identity, _ConsoleSession())
+        with console.lock:
+            for _ in range(2):
+                refused = self._signed_in(handler, console)
+                if refused is not None:
+                    return refused
+                response = console.http.request(
+                    method,
+                    url,
+                    json=payload,
+                    headers={"X-CSRFToken": console.csrf_token or ""},
+                    timeout=(CONNECT_TIMEOUT_S, TOTAL_TIMEOUT_S),
+                )
+                if response.status_code != 401:
+                    return response
+                console.csrf_token = None  # the session ended: sign in again
+            return response
 
     def _console_url(self, handler_id: int, suffix: str = "") -> str:
         return f"{self.console_base_url}/api/console/{handler_id}{suffix}"
@@ -301,12 +375,13 @@ class Staff:
             )  # fmt: skip
             return 0
         try:
-            response = self._session().post(
-                self._console_url(handler.handler_id, suffix),
-                json=payload,
-                timeout=(CONNECT_TIMEOUT_S, TOTAL_TIMEOUT_S),
+            answer = self._console_request(
+                handler, "POST", self._console_url(handler.handler_id, suffix), payload
             )
-            status, error = response.status_code, None
+            if isinstance(answer, int):
+                status, error = answer, "sign_in_refused" if answer else "unreachable"
+            else:
+                status, error = answer.status_code, None
         except requests.RequestException as failure:
             status, error = 0, type(failure).__name__
         if retrying and (status == 0 or status >= 500):
@@ -331,10 +406,9 @@ class Staff:
         if leg.handoff_id is not None or handler.handler_id is None:
             return leg.handoff_id
         try:
-            response = self._session().get(
-                self._console_url(handler.handler_id),
-                timeout=(CONNECT_TIMEOUT_S, TOTAL_TIMEOUT_S),
-            )
+            response = self._console_request(handler, "GET", self._console_url(handler.handler_id))
+            if isinstance(response, int):
+                return None
             data = response.json() if response.ok else {}
         except (requests.RequestException, ValueError):
             return None

@@ -120,6 +120,7 @@ class Carrier:
             scheduler=self.scheduler,
             stopping=self.stopping,
             console_base_url=settings.public_base_url,
+            auth_token=settings.auth_token,
         )
 
     def local_now(self) -> datetime:
