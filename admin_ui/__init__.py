@@ -55,11 +55,15 @@ def register_blueprints(app: Flask) -> None:
     """
     from admin_ui import access, auth
     from admin_ui.access import OPEN, TWILIO_SIGNATURE, own_console_or_look, signed_in
+    from admin_ui.audit_log import blueprint as audit_log_blueprint
     from admin_ui.console import blueprint as console_blueprint
     from admin_ui.console import install as install_console
     from admin_ui.health import blueprint as health_blueprint
     from admin_ui.live import blueprint as live_blueprint
     from admin_ui.queue import blueprint as queue_blueprint
+    from admin_ui.referrals import blueprint as referrals_blueprint
+    from admin_ui.stats import assumptions_blueprint as stats_assumptions_blueprint
+    from admin_ui.stats import blueprint as stats_blueprint
     from admin_ui.webhooks import blueprint as webhooks_blueprint
     from admin_ui.webhooks import install as install_webhooks
 
@@ -72,12 +76,32 @@ def register_blueprints(app: Flask) -> None:
     register(app, auth.blueprint, OPEN)
     # Supervisors and admins: referral data, masked.
     register(app, queue_blueprint, signed_in(Role.SUPERVISOR, Role.ADMIN, description="queue"))
+    # Supervisors and admins: referral search, a referral's page (every look audited), reveals
+    # (POST, audited) and actions with reasons. Not managers (aggregates only), not handlers.
+    register(
+        app, referrals_blueprint, signed_in(Role.SUPERVISOR, Role.ADMIN, description="referrals")
+    )
+    # Admins only: the audit trail (ids and reasons; no clear phone or NHS numbers).
+    register(app, audit_log_blueprint, signed_in(Role.ADMIN, description="audit log"))
     # Supervisors, managers and admins: counts, rates and handlers' display names only (no
     # patient), so managers, who see aggregates only, may watch it too.
     register(
         app,
         live_blueprint,
         signed_in(Role.SUPERVISOR, Role.MANAGER, Role.ADMIN, description="live view"),
+    )
+    # Managers, supervisors and admins: the statistics page and its CSV (audited), aggregates
+    # only (no patient anywhere on them).
+    register(
+        app,
+        stats_blueprint,
+        signed_in(Role.MANAGER, Role.SUPERVISOR, Role.ADMIN, description="statistics"),
+    )
+    # Admins only: the assumptions behind staff time saved and cost (every change audited).
+    register(
+        app,
+        stats_assumptions_blueprint,
+        signed_in(Role.ADMIN, description="statistics assumptions"),
     )
     # Twilio only: every request must carry a valid X-Twilio-Signature over the public URL
     # (checked in the blueprint's before_request; 403 and nothing written otherwise). No session

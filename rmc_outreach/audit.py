@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from rmc_outreach.models import AuditEvent
+from rmc_outreach.redaction import redact_detail
 
 
 def record_audit_event(
@@ -20,7 +21,9 @@ def record_audit_event(
     actor_user_id: int | None = None,
     detail: dict[str, Any] | None = None,
 ) -> AuditEvent:
-    """Add an audit event to the session's transaction. ``detail`` must hold no personal data."""
+    """Add an audit event to the session's transaction. ``detail`` must hold no personal data;
+    as a last line of defence, number-like runs in its text (a phone or NHS number pasted into
+    a reason) are replaced before it is stored (``rmc_outreach.redaction``)."""
     event = AuditEvent(
         actor_label=actor_label,
         actor_user_id=actor_user_id,
@@ -28,7 +31,7 @@ def record_audit_event(
         outcome=outcome,
         object_type=object_type,
         object_id=None if object_id is None else str(object_id),
-        detail=detail or {},
+        detail=redact_detail(detail or {}),
     )
     session.add(event)
     return event

@@ -234,6 +234,41 @@ def cmd_outreach(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_stats(args: argparse.Namespace) -> int:
+    """Print the managers' statistics for a range of local days (the figures the statistics
+    page shows, from the same function)."""
+    from rmc_outreach import clock
+    from rmc_outreach.db import session_scope
+    from rmc_outreach.engine_config import engine_config
+    from rmc_outreach.metrics import RangeError, parse_range, statistics_for
+
+    settings = _settings()
+    config = engine_config(settings)
+    moment = clock.now()
+    try:
+        date_range = parse_range(args.date_from, args.date_to, config.window.local(moment).date())
+    except RangeError as error:
+        print(f"stats: {error}", file=sys.stderr)
+        return 2
+    with session_scope(read_only=True) as session:
+        figures = statistics_for(session, date_range, config, generated_at=moment).as_dict()
+    if args.json:
+        print(json.dumps(figures, ensure_ascii=False))
+        return 0
+    reach, staff = figures["reach"], figures["staff_time"]
+    abandoned = figures["handoffs"]["abandoned"]
+    rate = "-" if reach["rate"] is None else f"{reach['rate']:.1%}"
+    print(
+        f"{figures['range']['from']} to {figures['range']['to']} ({figures['range']['timezone']})"
+    )
+    print(f"reach rate: {rate} ({reach['reached']} of {reach['referrals']} referrals)")
+    print(f"attempts: {figures['attempts']['total']}")
+    print(f"staff time saved: {staff['saved_hours']} h ({staff['fte_per_day']} FTE a day)")
+    print(f"abandoned calls: {abandoned['abandoned']} of {abandoned['live_answered']}")
+    print(f"estimated provider cost: GBP {figures['cost']['total']:.2f}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every command."""
     parser = argparse.ArgumentParser(
@@ -299,6 +334,14 @@ def build_parser() -> argparse.ArgumentParser:
     outreach.add_argument("--scope", default="all", help="all (default), 2ww, urgent or routine")
     outreach.add_argument("--reason", default="", help="why (required to pause)")
     outreach.set_defaults(handler=cmd_outreach)
+
+    stats = commands.add_parser(
+        "stats", help="the managers' statistics for a range of days (default: the last 28)"
+    )
+    stats.add_argument("--from", dest="date_from", metavar="DATE", help="first day, YYYY-MM-DD")
+    stats.add_argument("--to", dest="date_to", metavar="DATE", help="last day, YYYY-MM-DD")
+    stats.add_argument("--json", action="store_true", help="print one JSON object")
+    stats.set_defaults(handler=cmd_stats)
 
     check = commands.add_parser("check-config", help="validate the configuration")
     check.set_defaults(handler=cmd_check_config)

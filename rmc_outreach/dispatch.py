@@ -177,6 +177,7 @@ def _claimable_query(
             Referral.priority == bindparam("priority"),
             Referral.next_action_at <= bindparam("moment"),
             Referral.next_channel.is_not(None),
+            Referral.outreach_paused_at.is_(None),  # a supervisor paused this referral
         )
         .order_by(Referral.next_action_at, Referral.id)
         .limit(bindparam("batch", type_=Integer))

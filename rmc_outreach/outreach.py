@@ -48,6 +48,9 @@ from rmc_outreach.telephony.errors import (
 log = logging.getLogger(__name__)
 
 WINDOW_CLOSED = "window_closed"
+# A supervisor paused this referral (``referral_actions``): the attempt stays pending, its
+# referral due now, and dispatch (which claims no paused referral) re-queues it once resumed.
+REFERRAL_PAUSED = "referral_paused"
 # A call attempt dispatched while no handler was signed in (``dispatch``): when answered it
 # offers a call back, never a wait for a handler, even if handlers have signed in meanwhile.
 CALL_BACK_OFFER_TEMPLATE = "call_back_offer"
@@ -83,9 +86,12 @@ def refusal_reason(
     config: EngineConfig,
     moment: datetime,
 ) -> str | None:
-    """Why this attempt must not go ahead now (None: it may). ``window_closed`` defers it."""
+    """Why this attempt must not go ahead now (None: it may). ``window_closed`` and
+    ``referral_paused`` defer it."""
     if not referral_allows(referral, attempt):
         return "referral_closed"
+    if referral.outreach_paused_at is not None:
+        return REFERRAL_PAUSED
     if patient.contact_opted_out_at is not None:
         return "contact_opted_out"
     if attempt.channel is Channel.LETTER:
@@ -140,12 +146,15 @@ def _check_and_claim(
     ).one()
     moment = now()
     reason = refusal_reason(attempt, referral, patient, config, moment)
-    if reason == WINDOW_CLOSED:
-        defer(
-            session,
-            referral.id,
-            config.window.next_open(moment + in_clock_time(config.window_guard)),
+    if reason in (WINDOW_CLOSED, REFERRAL_PAUSED):
+        # A paused referral is due again at once: dispatch re-queues it only once resumed.
+        until = (
+            moment
+            if reason == REFERRAL_PAUSED
+            else config.window.next_open(moment + in_clock_time(config.window_guard))
         )
+        defer(session, referral.id, until)
+        log.info("attempt %s deferred: %s", attempt_id, reason)
         return WorkResult.DEFERRED
     if reason is not None:
         attempts.finish(session, attempt_id, AttemptOutcome.CANCELED, error_reason=reason)

@@ -13,6 +13,7 @@ from rmc_outreach.models.handlers import (
     OfferResult,
 )
 from rmc_outreach.models.letters import Letter, LetterStatus, PrintBatch
+from rmc_outreach.models.metrics import MetricAssumption
 from rmc_outreach.models.patients import Patient
 from rmc_outreach.models.pauses import ALL_PRIORITIES_SCOPE, OutreachPause
 from rmc_outreach.models.referrals import Referral
@@ -48,6 +49,7 @@ __all__ = [
     "ImportStatus",
     "Letter",
     "LetterStatus",
+    "MetricAssumption",
     "OfferResult",
     "OutreachPause",
     "Patient",

@@ -28,6 +28,9 @@ class ContactAttempt(Base):
         UniqueConstraint("referral_id", "step", "channel", name="uq_contact_attempt_step"),
         Index("ix_contact_attempt_state_claimed_at", "state", "claimed_at"),
         Index("ix_contact_attempt_created_at", "created_at"),
+        # The managers' statistics: a referral's attempts in time order (its first attempt,
+        # and how many came before it was reached) without reading the table.
+        Index("ix_contact_attempt_referral_created_at", "referral_id", "created_at"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)

@@ -24,6 +24,9 @@ class AuditEvent(Base):
     __table_args__ = (
         Index("ix_audit_event_occurred_at", "occurred_at"),
         Index("ix_audit_event_action_occurred_at", "action", "occurred_at"),
+        # A referral's (or patient's) history on its page, and the audit log's filters.
+        Index("ix_audit_event_object", "object_type", "object_id", "occurred_at"),
+        Index("ix_audit_event_actor_occurred_at", "actor_label", "occurred_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Boolean, Date, Integer, String, false
+from sqlalchemy import Boolean, Date, Index, Integer, String, false, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from rmc_outreach.clock import now
@@ -60,3 +60,15 @@ class Patient(Base):
     def has_postal_address(self) -> bool:
         """A letter can be sent: a first address line and a postcode."""
         return bool(self.address_line_1 and self.postcode)
+
+
+# The referral search by name (``rmc_outreach.referral_search``): a prefix of the family name
+# (then of the given name), in name order. On PostgreSQL the migration builds both with
+# COLLATE "C", so a prefix is a byte range and the index gives the order too.
+Index(
+    "ix_patient_name_search",
+    func.lower(Patient.family_name),
+    func.lower(Patient.given_name),
+    Patient.id,
+)
+Index("ix_patient_given_name_search", func.lower(Patient.given_name), Patient.id)

@@ -38,6 +38,8 @@ class Referral(Base):
         # The queue page's "reached today"; reached_at is written once, so claims never pay
         # for it. ("Exhausted today" reads exhausted referrals through ix_referral_dispatch.)
         Index("ix_referral_reached_at", "reached_at"),
+        # The referral search's specialty filter and its list of specialties (a skip scan).
+        Index("ix_referral_specialty", "specialty"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -58,6 +60,11 @@ class Referral(Base):
     next_channel: Mapped[Channel | None] = mapped_column(enum_column_type(Channel, "next_channel"))
     last_contact_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     journey_end_reason: Mapped[str | None] = mapped_column(String(40))
+    # Automated contact paused for this referral by a supervisor (``referral_actions``):
+    # dispatch claims no step while it is set, and a worker defers an attempt it finds paused.
+    # Who paused it, and every pause and resume, are in the audit trail.
+    outreach_paused_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    outreach_pause_reason: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now, onupdate=now)
     last_import_id: Mapped[int | None] = mapped_column(ForeignKey("referral_import.id"))

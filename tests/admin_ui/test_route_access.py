@@ -30,6 +30,8 @@ JSON_FOR_SUPERVISORS = (401, 403, 403, 200, 403, 200)
 PAGE_FOR_THE_FLOOR = (302, 403, 403, 200, 200, 200)
 JSON_FOR_THE_FLOOR = (401, 403, 403, 200, 200, 200)
 TWILIO_ONLY = (403, 403, 403, 403, 403, 403)
+# A POST about one referral: supervisors and admins reach it (404: no such referral).
+ACT_ON_A_REFERRAL = (401, 403, 403, 404, 403, 404)
 
 
 def act_on_own_console(own: int) -> tuple[int, ...]:
@@ -50,6 +52,11 @@ EXPECTED: dict[tuple[str, str], tuple[int, ...]] = {
     ("/api/queue", "GET"): JSON_FOR_SUPERVISORS,
     ("/live", "GET"): PAGE_FOR_THE_FLOOR,
     ("/api/live", "GET"): JSON_FOR_THE_FLOOR,
+    ("/stats", "GET"): PAGE_FOR_THE_FLOOR,
+    ("/stats.csv", "GET"): PAGE_FOR_THE_FLOOR,
+    # Admins only; an empty form is refused (422), nothing saved.
+    ("/stats/assumptions", "GET"): (302, 403, 403, 403, 403, 200),
+    ("/stats/assumptions", "POST"): (401, 403, 403, 403, 403, 422),
     # Handlers are sent to their own console; supervisors and admins choose whose.
     ("/console", "GET"): (302, 303, 303, 200, 403, 200),
     ("/console/<int:handler_id>", "GET"): (302, 200, 403, 200, 403, 200),
@@ -64,6 +71,18 @@ EXPECTED: dict[tuple[str, str], tuple[int, ...]] = {
         act_on_own_console(422)
     ),
     ("/api/console/<int:handler_id>/work/<int:callback_id>/call", "POST"): act_on_own_console(404),
+    # Referral search and pages: supervisors and admins (404: the test's referral id names none).
+    ("/referrals", "GET"): PAGE_FOR_SUPERVISORS,
+    ("/referrals/<int:referral_id>", "GET"): (302, 403, 403, 404, 403, 404),
+    ("/referrals/<int:referral_id>/reveal", "POST"): ACT_ON_A_REFERRAL,
+    ("/referrals/<int:referral_id>/pause", "POST"): ACT_ON_A_REFERRAL,
+    ("/referrals/<int:referral_id>/resume", "POST"): ACT_ON_A_REFERRAL,
+    ("/referrals/<int:referral_id>/booked", "POST"): ACT_ON_A_REFERRAL,
+    ("/referrals/<int:referral_id>/declined", "POST"): ACT_ON_A_REFERRAL,
+    ("/referrals/<int:referral_id>/do-not-contact", "POST"): ACT_ON_A_REFERRAL,
+    ("/referrals/<int:referral_id>/preferences", "POST"): ACT_ON_A_REFERRAL,
+    # The audit log: admins only.
+    ("/audit", "GET"): (302, 403, 403, 403, 403, 200),
     ("/twilio/voice/<uuid:attempt_id>/answer", "POST"): TWILIO_ONLY,
     ("/twilio/voice/<uuid:attempt_id>/status", "POST"): TWILIO_ONLY,
     ("/twilio/voice/<uuid:attempt_id>/amd", "POST"): TWILIO_ONLY,
@@ -109,6 +128,7 @@ def fill(rule: str, handler_id: int) -> str:
         "<int:callback_id>": "999999",
         "<int:handoff_id>": "999999",
         "<int:offer_id>": "999999",
+        "<int:referral_id>": "999999",
         "<uuid:attempt_id>": str(uuid.uuid4()),
     }
     for part, value in values.items():

@@ -58,11 +58,15 @@ def _cut(settings: Settings, day: date = DAY, at: datetime = CUT_AT) -> PrintBat
 def test_a_cut_prints_every_pending_letter_with_a_matching_manifest(
     database: Engine, settings: Settings
 ) -> None:
-    prepared = [
-        _prepare(given_name="Łukasz", family_name="Wiśniewski", postcode="LS6 1AA"),
-        _prepare(given_name="Siân", family_name="Llŷr", postcode="CF10 1AA", large_print=True),
-        _prepare(given_name="Thị Mai", family_name="Nguyễn", postcode="BD1 5AA"),
+    people: list[dict[str, Any]] = [
+        {"given_name": "Łukasz", "family_name": "Wiśniewski", "postcode": "LS6 1AA"},
+        {"given_name": "Siân", "family_name": "Llŷr", "postcode": "CF10 1AA", "large_print": True},
+        {"given_name": "Thị Mai", "family_name": "Nguyễn", "postcode": "BD1 5AA"},
     ]
+    prepared = []
+    for minute, person in enumerate(people):  # one after another: the batch keeps that order
+        with frozen_at(CUT_AT - timedelta(hours=2) + timedelta(minutes=minute)):
+            prepared.append(_prepare(**person))
     batch = _cut(settings)
 
     assert batch is not None
