@@ -6,7 +6,7 @@ import threading
 from datetime import date, datetime, timedelta
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, text
 
 from rmc_outreach import attempts, dispatch, handlers, outreach, pacing
 from rmc_outreach.clock import frozen_at
@@ -417,3 +417,18 @@ def test_calls_started_with_nobody_signed_in_offer_a_call_back_when_answered(
     answer_urls = sorted(call.answer_url for call in provider.calls)
     assert [url.endswith("/answer?offer=call_back") for url in answer_urls].count(True) == 1
     assert [url.endswith("/answer") for url in answer_urls].count(True) == 1
+
+
+def test_a_postgresql_claim_alone_commits_without_waiting_for_the_wal_flush(
+    database: Engine, backend: str
+) -> None:
+    # Safe because the worker's own claim commits synchronously before any contact
+    # (dispatch.serialise_claims); every other transaction keeps the server's setting.
+    if backend != "postgresql":
+        pytest.skip("synchronous_commit is PostgreSQL's")
+    with session_scope() as session:
+        dispatch.serialise_claims(session)
+        during = session.scalar(text("SHOW synchronous_commit"))
+    with session_scope() as session:
+        after = session.scalar(text("SHOW synchronous_commit"))
+    assert (during, after) == ("off", "on")
