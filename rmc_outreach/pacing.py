@@ -6,17 +6,11 @@ database. The idea: every call placed may become a patient asking for a handler 
 not be expected to bring more patients than there are handlers free (available handlers, and
 handlers wrapping up, minus patients waiting that no handler is being rung for yet).
 
-A call started now reaches a patient who asks for the booking team only after it has rung, the
-greeting has played and the patient has pressed a key: the *lead time*, half a minute or more.
-Pacing counts the handlers expected to be free by then, not only those free now (dialling only
-for handlers already free would leave each idle for the lead time after every call):
-
-- a handler wrapping up counts as free (wrap-up takes tens of seconds; a patient who arrives
-  first waits those few seconds);
-- a handler on a call counts as ``lead time / mean talk time`` of a free handler (calls end at
-  an even rate: of 8 handlers on calls averaging 4 minutes, about 1.3 are free within 40 s),
-  scaled down with the abandoned-rate headroom, so the anticipation is the first thing given
-  up as the rate nears the cap. Lead and talk times are measured from recent handoffs.
+A handler wrapping up counts as free: a call started now reaches a patient who asks for the
+booking team only after it has rung, the greeting has played and the patient has pressed a key
+(half a minute or more), by which time the wrap-up (tens of seconds) is usually over; a patient
+who does arrive first waits those few seconds. Waiting for the handler to be available before
+dialling would leave every handler idle for that half minute after every call.
 
 As today's abandoned-call rate rises from half the cap to the cap, the number of calls per
 free handler falls from that expectation to one: at or over the cap, each call in flight has a
@@ -83,12 +77,6 @@ SPEAK_RATE_PRIOR = 0.5
 PRIOR_WEIGHT = 20
 # A patient still waiting after the hold wait plus this is a lost event, not a waiting patient.
 WAITING_GRACE = timedelta(minutes=2)
-# Lead time (call started -> patient waiting for a handler) and talk time (patient bridged ->
-# call over), averaged over the latest TIMING_SAMPLE handoffs and blended with these priors
-# (worth PRIOR_WEIGHT handoffs). The talk prior is long on purpose: it anticipates little.
-LEAD_TIME_PRIOR_S = 40.0
-TALK_TIME_PRIOR_S = 300.0
-TIMING_SAMPLE = 50
 
 
 class HoldReason(StrEnum):
@@ -130,15 +118,11 @@ class PacingInputs:
     paused_priorities: frozenset[Priority] = field(default_factory=frozenset)
     measured_calls: int = MIN_MEASURED_CALLS  # finished calls behind the measured rates
     handlers_wrapping_up: int = 0
-    handlers_on_call: int = 0
-    lead_time_s: float = LEAD_TIME_PRIOR_S
-    talk_time_s: float = TALK_TIME_PRIOR_S
 
     def __post_init__(self) -> None:
         counts = (
             self.handlers_available,
             self.handlers_wrapping_up,
-            self.handlers_on_call,
             self.patients_waiting,
             self.calls_in_flight,
             self.calls_undecided,
@@ -152,8 +136,6 @@ class PacingInputs:
             raise ValueError("answer and speak-to-someone rates must be between 0 and 1")
         if self.recent_seconds <= 0:
             raise ValueError("recent_seconds must be positive")
-        if self.lead_time_s < 0 or self.talk_time_s <= 0:
-            raise ValueError("lead time cannot be negative and talk time must be positive")
 
     @property
     def abandoned_rate(self) -> float:
@@ -163,19 +145,13 @@ class PacingInputs:
         return self.abandoned_today / self.live_answered_today
 
     @property
-    def free_handlers(self) -> float:
-        """Handlers expected to be free when a call started now brings a patient (module
-        docstring), less the patients already waiting for one.
+    def free_handlers(self) -> int:
+        """Available handlers and handlers wrapping up, less the patients waiting for one.
 
         At or over the abandoned-call cap only available handlers count: every call then has
         a handler free for it now, not soon."""
-        free_now = self.handlers_available - self.patients_waiting
-        cap = self.limits.abandoned_rate_cap
-        if self.abandoned_rate >= cap:
-            return free_now
-        ending_share = min(1.0, self.lead_time_s / self.talk_time_s)
-        ending = self.handlers_on_call * ending_share * throttle(self.abandoned_rate, cap)
-        return free_now + self.handlers_wrapping_up + ending
+        soon = 0 if self.abandoned_rate >= self.limits.abandoned_rate_cap else 1
+        return self.handlers_available + soon * self.handlers_wrapping_up - self.patients_waiting
 
 
 @dataclass(frozen=True)
@@ -214,7 +190,7 @@ def calls_per_free_handler(inputs: PacingInputs) -> float:
     return ratio
 
 
-def _calls_for(free_handlers: float, ratio: float, undecided: int) -> int:
+def _calls_for(free_handlers: int, ratio: float, undecided: int) -> int:
     # The small epsilon keeps 4.0 from flooring to 3 through rounding.
     return math.floor(free_handlers * ratio + 1e-9) - undecided
 
@@ -282,11 +258,7 @@ def gather_inputs(
     by_state = dict(
         session.execute(
             select(Handler.state, func.count())
-            .where(
-                Handler.state.in_(
-                    [HandlerState.AVAILABLE, HandlerState.WRAP_UP, HandlerState.ON_CALL]
-                )
-            )
+            .where(Handler.state.in_([HandlerState.AVAILABLE, HandlerState.WRAP_UP]))
             .group_by(Handler.state)
         ).all()
     )
@@ -337,7 +309,6 @@ def gather_inputs(
         or 0
     )
     day = abandonment.day_figures(session, config.window.local(moment).date(), config.window)
-    lead_s, talk_s = handoff_timings(session, moment)
     started = _count(
         session,
         ContactAttempt.created_at > moment - recent,
@@ -348,9 +319,6 @@ def gather_inputs(
         limits=config.pacing_limits,
         handlers_available=by_state.get(HandlerState.AVAILABLE, 0),
         handlers_wrapping_up=by_state.get(HandlerState.WRAP_UP, 0),
-        handlers_on_call=by_state.get(HandlerState.ON_CALL, 0),
-        lead_time_s=lead_s,
-        talk_time_s=talk_s,
         patients_waiting=waiting,
         calls_in_flight=in_flight,
         calls_undecided=max(0, in_flight - decided),
@@ -363,46 +331,6 @@ def gather_inputs(
         paused_priorities=paused_priorities(session),
         measured_calls=placed,
     )
-
-
-def _smoothed_mean(values: list[float], prior: float) -> float:
-    return (sum(values) + prior * PRIOR_WEIGHT) / (len(values) + PRIOR_WEIGHT)
-
-
-def _seconds(later: datetime, earlier: datetime) -> float:
-    # SQLite returns naive UTC datetimes; PostgreSQL aware ones.
-    if (later.tzinfo is None) != (earlier.tzinfo is None):
-        later, earlier = later.replace(tzinfo=None), earlier.replace(tzinfo=None)
-    return max(0.0, (later - earlier).total_seconds())
-
-
-def handoff_timings(session: Session, moment: datetime) -> tuple[float, float]:
-    """(lead time, talk time) in seconds: means over the latest ``TIMING_SAMPLE`` outbound
-    handoffs queued in the rate window (lead: call started to patient queued; talk: of those
-    bridged and over), each pulled towards its prior while there are few. Two small reads
-    through ``ix_handoff_queued_at``."""
-    recent = (
-        Handoff.queued_at >= moment - RATE_WINDOW,
-        Handoff.queued_at <= moment,
-    )
-    leads = session.execute(
-        select(Handoff.queued_at, ContactAttempt.created_at)
-        .join(ContactAttempt, ContactAttempt.id == Handoff.attempt_id)
-        .where(*recent)
-        .order_by(Handoff.queued_at.desc())
-        .limit(TIMING_SAMPLE)
-    ).all()
-    talks = session.scalars(
-        select(Handoff.talk_seconds)
-        .where(*recent, Handoff.talk_seconds > 0)
-        .order_by(Handoff.queued_at.desc())
-        .limit(TIMING_SAMPLE)
-    ).all()
-    lead = _smoothed_mean(
-        [_seconds(queued, started) for queued, started in leads], LEAD_TIME_PRIOR_S
-    )
-    talk = _smoothed_mean([float(seconds) for seconds in talks if seconds], TALK_TIME_PRIOR_S)
-    return lead, talk
 
 
 def _scope(scope: Priority | str) -> str:

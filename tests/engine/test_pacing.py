@@ -88,53 +88,6 @@ def test_handlers_wrapping_up_count_as_free_for_calls_that_take_half_a_minute_to
     assert decide(inputs(handlers_available=0, handlers_wrapping_up=1)).calls_allowed == 4
 
 
-def test_handlers_on_calls_count_as_the_share_expected_to_finish_within_the_lead_time() -> None:
-    # 8 on calls of 160 s on average, patients arrive 40 s after the dial: 2 expected free.
-    busy = {"handlers_available": 0, "handlers_on_call": 8, "lead_time_s": 40.0}
-    decision = decide(inputs(**busy, talk_time_s=160.0))
-    assert decision.calls_allowed == 8  # 2 x 4 calls per free handler
-    assert decide(inputs(**busy, talk_time_s=320.0)).calls_allowed == 4
-    # Nearing the cap the anticipation shrinks with the headroom (2 of 100: 2/3 of it, so 4/3
-    # of a handler, at 3 calls per handler instead of 4), and at the cap it is gone.
-    near = decide(inputs(**busy, talk_time_s=160.0, abandoned_today=2))
-    assert near.calls_per_free_handler == pytest.approx(3.0)
-    assert near.calls_allowed == 4
-    at_cap = decide(inputs(**busy, talk_time_s=160.0, abandoned_today=3))
-    assert (at_cap.calls_allowed, at_cap.reason) == (0, HoldReason.NO_HANDLER)
-
-
-def test_lead_and_talk_times_are_measured_from_recent_handoffs_and_lean_on_priors(
-    database: Engine,
-) -> None:
-    moment = WEDNESDAY_10AM
-    with session_scope() as session:
-        empty = pacing.handoff_timings(session, moment)
-        for lead_s, talk_s in ((30, 100), (50, None), (40, 200)):
-            referral = create_referral(session, status="in_outreach", next_action_at=None)
-            queued_at = moment - timedelta(minutes=10)
-            attempt = create_attempt(
-                session,
-                referral,
-                created_at=queued_at - timedelta(seconds=lead_s),
-                state=AttemptState.FINAL,
-            )
-            session.add(
-                Handoff(
-                    attempt_id=attempt.id,
-                    referral_id=referral.id,
-                    queued_at=queued_at,
-                    talk_seconds=talk_s,
-                )
-            )
-    with session_scope() as session:
-        lead, talk = pacing.handoff_timings(session, moment)
-        later = pacing.handoff_timings(session, moment + pacing.RATE_WINDOW + timedelta(minutes=1))
-    weight = pacing.PRIOR_WEIGHT
-    assert empty == later == (pacing.LEAD_TIME_PRIOR_S, pacing.TALK_TIME_PRIOR_S)
-    assert lead == pytest.approx((120 + pacing.LEAD_TIME_PRIOR_S * weight) / (3 + weight))
-    assert talk == pytest.approx((300 + pacing.TALK_TIME_PRIOR_S * weight) / (2 + weight))
-
-
 def test_at_the_abandoned_call_cap_only_handlers_available_now_count() -> None:
     # 3 abandoned of 100: one call per handler free now; the one wrapping up is not counted.
     at_cap = decide(inputs(handlers_available=1, handlers_wrapping_up=1, abandoned_today=3))
