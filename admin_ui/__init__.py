@@ -59,11 +59,15 @@ def register_blueprints(app: Flask) -> None:
     from admin_ui.console import blueprint as console_blueprint
     from admin_ui.console import install as install_console
     from admin_ui.health import blueprint as health_blueprint
+    from admin_ui.imports import blueprint as imports_blueprint
+    from admin_ui.imports import install as install_imports
     from admin_ui.live import blueprint as live_blueprint
     from admin_ui.queue import blueprint as queue_blueprint
     from admin_ui.referrals import blueprint as referrals_blueprint
+    from admin_ui.settings import blueprint as settings_blueprint
     from admin_ui.stats import assumptions_blueprint as stats_assumptions_blueprint
     from admin_ui.stats import blueprint as stats_blueprint
+    from admin_ui.users import blueprint as users_blueprint
     from admin_ui.webhooks import blueprint as webhooks_blueprint
     from admin_ui.webhooks import install as install_webhooks
 
@@ -83,6 +87,16 @@ def register_blueprints(app: Flask) -> None:
     )
     # Admins only: the audit trail (ids and reasons; no clear phone or NHS numbers).
     register(app, audit_log_blueprint, signed_in(Role.ADMIN, description="audit log"))
+    # Supervisors and admins: upload worklists (imported by a worker), watch their progress, read
+    # the rejected rows (row, column, reason: no cell values) and download them (audited).
+    install_imports(app)
+    register(app, imports_blueprint, signed_in(Role.SUPERVISOR, Role.ADMIN, description="imports"))
+    # Admins only: staff accounts (add, change role, deactivate, unlock, set a temporary
+    # password); every change audited, and never one that leaves no active admin.
+    register(app, users_blueprint, signed_in(Role.ADMIN, description="users"))
+    # Admins only: calling hours, cadences, pacing limits, caller IDs and the words of messages
+    # (every change checked whole before it is stored, and audited with old and new values).
+    register(app, settings_blueprint, signed_in(Role.ADMIN, description="settings"))
     # Supervisors, managers and admins: counts, rates and handlers' display names only (no
     # patient), so managers, who see aggregates only, may watch it too.
     register(

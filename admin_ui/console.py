@@ -106,10 +106,11 @@ def _twilio_provider(settings: Settings) -> ProviderSource:
 
 def _engine_config() -> EngineConfig:
     # The webhooks' config when installed (tests install one there), else the settings' own.
-    from admin_ui.webhooks import ENGINE_CONFIG_EXTENSION
+    from admin_ui.webhooks import ENGINE_CONFIG_EXTENSION, webhook_config
 
-    config: EngineConfig | None = current_app.extensions.get(ENGINE_CONFIG_EXTENSION)
-    return config or current_engine_config()
+    if current_app.extensions.get(ENGINE_CONFIG_EXTENSION) is not None:
+        return webhook_config()
+    return current_engine_config()
 
 
 def _enqueue_connect_handlers() -> None:

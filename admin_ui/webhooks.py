@@ -42,6 +42,7 @@ from rmc_outreach.events import (
     sms_status_key,
 )
 from rmc_outreach.models import ContactAttempt, Patient, Referral
+from rmc_outreach.settings_store.live import live_settings
 from rmc_outreach.telephony import hold, twiml
 
 log = logging.getLogger(__name__)
@@ -72,9 +73,10 @@ def install(app: Flask) -> None:
 
 
 def webhook_config() -> EngineConfig:
-    """The engine configuration the webhooks answer with."""
+    """The engine configuration the webhooks answer with: the app's, with the settings an admin
+    has stored over it (``rmc_outreach.settings_store.live``)."""
     config: EngineConfig = current_app.extensions[ENGINE_CONFIG_EXTENSION]
-    return config
+    return live_settings.applied(config)
 
 
 _config = webhook_config

@@ -77,7 +77,9 @@ FROM generate_series(1, CAST(:referrals AS integer)) AS n
 """
 
 # Each referral: how many attempts it got (1-6), when its first one was, whether and on which
-# attempt it was reached. Its attempts follow a day apart.
+# attempt it was reached. Its attempts follow a day apart. As in the service, where a worklist is
+# imported days before its first calls, ids (and rows on disk) follow the referrals' arrival: the
+# n-th draw gets the id of its place in time.
 REFERRALS_SQL = """
 WITH drawn AS (
     SELECT n,
@@ -88,12 +90,13 @@ WITH drawn AS (
         bench_u(n, 13) AS u_reached_on
     FROM generate_series(1, CAST(:referrals AS integer)) AS n
 ), shaped AS (
-    SELECT *, CASE WHEN reached THEN 1 + floor(u_reached_on * planned)::int END AS reached_on
+    SELECT *, CASE WHEN reached THEN 1 + floor(u_reached_on * planned)::int END AS reached_on,
+        row_number() OVER (ORDER BY first_at, n) AS id
     FROM drawn
 )
 INSERT INTO referral (id, ubrn, patient_id, specialty, priority, referral_date, status,
                       journey_step, reached_at, reached_by, created_at, updated_at)
-SELECT n, lpad((100000000000 + n)::text, 12, '0'), n,
+SELECT id, lpad((100000000000 + id)::text, 12, '0'), n,
     (ARRAY['Cardiology','Dermatology','Gastroenterology','Ophthalmology','Orthopaedics','ENT',
            'Gynaecology','Urology','Neurology','Rheumatology'])[1 + n % 10],
     CASE WHEN bench_u(n, 14) < 0.15 THEN '2ww' WHEN bench_u(n, 14) < 0.40 THEN 'urgent'
@@ -107,8 +110,11 @@ SELECT n, lpad((100000000000 + n)::text, 12, '0'), n,
     CASE WHEN reached THEN CASE WHEN reached_on IN (2, 5) THEN 'sms' ELSE 'call' END END,
     first_at - interval '5 days', first_at
 FROM shaped
+ORDER BY id
 """
 
+# Attempts and handoffs are written in time order, as the dispatch claims and webhooks write them:
+# a range of days is a run of neighbouring pages, not rows strewn over the whole table.
 ATTEMPTS_SQL = """
 WITH steps AS (
     SELECT r.id AS referral_id, s, r.reached_at,
@@ -144,6 +150,7 @@ SELECT md5(CAST(:seed AS text) || ':' || referral_id || ':' || s)::uuid, referra
     CASE WHEN channel = 'sms' THEN 'invitation' END
 FROM steps
 WHERE created_at < :moment
+ORDER BY created_at
 """
 
 HANDOFFS_SQL = """
@@ -158,6 +165,7 @@ SELECT a.id, a.referral_id, 'outbound', a.created_at + interval '40 seconds',
     CASE WHEN bench_u(a.referral_id, 30) < 0.02 THEN 'abandoned_timeout' ELSE 'bridged_done' END
 FROM contact_attempt AS a
 WHERE a.outcome = 'human_handoff'
+ORDER BY a.created_at
 """
 
 

@@ -241,9 +241,11 @@ def cmd_stats(args: argparse.Namespace) -> int:
     from rmc_outreach.db import session_scope
     from rmc_outreach.engine_config import engine_config
     from rmc_outreach.metrics import RangeError, parse_range, statistics_for
+    from rmc_outreach.settings_store.live import live_settings
 
     settings = _settings()
-    config = engine_config(settings)
+    # As the statistics page: the calling days and texts an admin has set count too.
+    config = live_settings.applied(engine_config(settings))
     moment = clock.now()
     try:
         date_range = parse_range(args.date_from, args.date_to, config.window.local(moment).date())

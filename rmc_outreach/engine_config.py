@@ -122,8 +122,12 @@ def in_clock_time(real: timedelta) -> timedelta:
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
     raw = env.get(name, "").strip()
-    if not raw:
-        return default
+    return default if not raw else positive_int(raw, name)
+
+
+def positive_int(raw: object, name: str) -> int:
+    if isinstance(raw, bool) or not isinstance(raw, int | str):
+        raise ValueError(f"{name} must be a whole number, got {raw!r}")
     try:
         value = int(raw)
     except ValueError:
@@ -133,11 +137,19 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
     return value
 
 
-def _abandoned_rate_cap(env: Mapping[str, str], *, production: bool) -> float:
+def _abandonedabandoned_rate_cap_value(env: Mapping[str, str], *, production: bool) -> float:
     name = "RMC_ABANDONED_RATE_CAP"
     raw = env.get(name, "").strip()
-    if not raw:
-        return OFCOM_ABANDONED_RATE_CAP
+    return (
+        OFCOM_ABANDONED_RATE_CAP
+        if not raw
+        else abandoned_rate_cap_value(raw, name, production=production)
+    )
+
+
+def abandoned_rate_cap_value(raw: object, name: str, *, production: bool) -> float:
+    if isinstance(raw, bool) or not isinstance(raw, int | float | str):
+        raise ValueError(f"{name} must be a fraction such as 0.03, got {raw!r}")
     try:
         value = float(raw)
     except ValueError:
@@ -151,9 +163,14 @@ def _abandoned_rate_cap(env: Mapping[str, str], *, production: bool) -> float:
     return value
 
 
-def _redial_lockout(env: Mapping[str, str], *, production: bool) -> timedelta:
+def _redialredial_lockout_value(env: Mapping[str, str], *, production: bool) -> timedelta:
     name = "RMC_REDIAL_LOCKOUT_HOURS"
-    lockout = timedelta(hours=_int(env, name, int(OFCOM_REDIAL_LOCKOUT.total_seconds()) // 3600))
+    hours = _int(env, name, int(OFCOM_REDIAL_LOCKOUT.total_seconds()) // 3600)
+    return redial_lockout_value(hours, name, production=production)
+
+
+def redial_lockout_value(raw: object, name: str, *, production: bool) -> timedelta:
+    lockout = timedelta(hours=positive_int(raw, name))
     if production and lockout < OFCOM_REDIAL_LOCKOUT:
         raise ValueError(f"{name} may not be shorter than Ofcom's 72 hours in production")
     return lockout
@@ -181,8 +198,17 @@ def engine_config(settings: Settings, env: Mapping[str, str] | None = None) -> E
         admit_batch_size=_int(env, "RMC_ADMIT_BATCH_SIZE", 500),
         max_calls_in_flight=_int(env, "RMC_MAX_CALLS_IN_FLIGHT", 20),
         max_calls_per_second=_int(env, "RMC_MAX_CALLS_PER_SECOND", 1),
-        abandoned_rate_cap=_abandoned_rate_cap(env, production=settings.production),
-        redial_lockout=_redial_lockout(env, production=settings.production),
+        abandoned_rate_cap=_abandonedabandoned_rate_cap_value(env, production=settings.production),
+        redial_lockout=_redialredial_lockout_value(env, production=settings.production),
         hold_wait=timedelta(seconds=_int(env, "RMC_HOLD_WAIT_SECONDS", 60)),
         print_cut_time=time.fromisoformat(cut) if cut else time(16, 0),
     )
+
+
+def with_overrides(config: EngineConfig, overrides: Mapping[str, object]) -> EngineConfig:
+    """``config`` with an admin's stored settings (``rmc_outreach.settings_store``) in place of
+    the environment's, each checked by the rules the environment's values follow (production's
+    limits included); ``SettingError`` naming the first value that cannot be used."""
+    from rmc_outreach.settings_store.overrides import apply_overrides
+
+    return apply_overrides(config, overrides)

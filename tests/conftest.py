@@ -27,6 +27,7 @@ from rmc_outreach.config import Settings, load_settings
 from rmc_outreach.db import Base, make_engine
 from rmc_outreach.embedded_redis import EmbeddedRedis
 from rmc_outreach.migrate import upgrade_to_head
+from rmc_outreach.settings_store.live import live_settings
 from tests.celery_isolation import celery_isolated, isolated_celery_app  # noqa: F401
 
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -102,6 +103,8 @@ def database(migrated_engine: Engine) -> Iterator[Engine]:
         yield migrated_engine
     finally:
         empty_all_tables(migrated_engine)
+        # The process's cached view of stored settings must not outlive the rows.
+        live_settings.reset()
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ import os
 import re
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -216,10 +217,51 @@ def test_the_demo_serves_its_seeded_referrals_and_ctrl_c_stops_every_process(
         assert exit_code == 0, output.text()[-3000:]
         assert _still_running(started) == []
         assert _running_processes_of(var_dir) == {}
+        # No personal data in any log of the run: its processes' output and its log files.
+        _assert_no_personal_data_in_logs(var_dir, output.text())
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+
+
+# Digit runs in a log, allowing the spaces, hyphens and dots people and formatters put inside.
+_DIGIT_RUN = re.compile(r"\+?\d(?:[ \-.]?\d)+")
+
+
+def _log_files(var_dir: Path) -> list[Path]:
+    """Every log file the run left under its var/ folder."""
+    return sorted(
+        path
+        for path in var_dir.rglob("*")
+        if path.is_file() and (path.suffix == ".log" or "log" in path.name.split(".")[0].lower())
+    )
+
+
+def _assert_no_personal_data_in_logs(var_dir: Path, output: str) -> None:
+    """None of the seeded patients' names, NHS numbers or phone numbers (in any format) appears
+    in the demo's output (every process's log lines) or in a log file under ``var_dir``."""
+    with contextlib.closing(sqlite3.connect(var_dir / "rmc_outreach.sqlite3")) as database:
+        patients = database.execute(
+            "SELECT given_name, family_name, nhs_number, mobile_phone, landline_phone,"
+            " carer_phone FROM patient"
+        ).fetchall()
+    assert len(patients) >= 40, "the demo seeded too few patients to check"
+    names: set[str] = set()
+    numbers: set[str] = set()
+    for given, family, nhs_number, *phones in patients:
+        names |= {f"{given} {family}", f"{family}, {given}", f"{family} {given}"}
+        numbers.add(nhs_number)
+        # A UK number's national significant digits: in +44..., 0... or 44... form alike.
+        numbers |= {phone.removeprefix("+44") for phone in phones if phone}
+    logs = {"demo output": output}
+    logs |= {str(path): path.read_text(errors="replace") for path in _log_files(var_dir)}
+    for where, text in logs.items():
+        found_names = sorted(name for name in names if name in text)
+        assert found_names == [], f"patient names in {where}: {found_names[:5]}"
+        runs = {re.sub(r"\D", "", run) for run in _DIGIT_RUN.findall(text)}
+        found_numbers = sorted(n for n in numbers if any(n in run for run in runs))
+        assert found_numbers == [], f"NHS or phone numbers in {where}: {found_numbers[:5]}"
 
 
 def _wait_for_sign_ins(ledger: Path, count: int, timeout_s: float = 60.0) -> None:

@@ -18,6 +18,8 @@ class Queues:
     SMS = "sms"
     LETTERS = "letters"
     PROVIDER_EVENTS = "provider-events"
+    # Worklists uploaded in the browser: a long import never holds up calls or events.
+    IMPORTS = "imports"
     # Only benchmarks publish here: bare Celery throughput, measured apart from real work.
     NOOP = "noop"
 
@@ -31,6 +33,7 @@ class Queues:
             cls.SMS,
             cls.LETTERS,
             cls.PROVIDER_EVENTS,
+            cls.IMPORTS,
             cls.NOOP,
         )
 
@@ -49,6 +52,7 @@ class TaskNames:
     SWEEP_STUCK_ATTEMPTS = "sweep-stuck-attempts"
     CUT_PRINT_BATCH = "cut-print-batch"
     ADVANCE_SIMULATED_CLOCK = "advance-simulated-clock"
+    RUN_IMPORT = "run-import"
     NOOP = "noop"
 
 
@@ -63,5 +67,6 @@ TASK_QUEUES: Mapping[str, str] = {
     TaskNames.SWEEP_STUCK_ATTEMPTS: Queues.PERIODIC,
     TaskNames.CUT_PRINT_BATCH: Queues.LETTERS,
     TaskNames.ADVANCE_SIMULATED_CLOCK: Queues.PERIODIC,
+    TaskNames.RUN_IMPORT: Queues.IMPORTS,
     TaskNames.NOOP: Queues.NOOP,
 }

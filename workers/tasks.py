@@ -22,6 +22,7 @@ from rmc_outreach import (
     dispatch,
     events,
     handlers,
+    import_jobs,
     outreach,
     reconcile,
     schedules,
@@ -177,6 +178,14 @@ def advance_simulated_clock() -> bool:
     clock.advance_to(target)
     log.info("simulated clock advanced to the next moment something is due")
     return True
+
+
+@shared_task(name=TaskNames.RUN_IMPORT)  # type: ignore[untyped-decorator]
+def run_import(job_id: int) -> str | None:
+    """Import a worklist uploaded in the browser (its job row says whether there is anything
+    to do: a replayed task is a no-op). Returns the state the job ended in."""
+    state = import_jobs.run_import_job(int(job_id), runtime().settings)
+    return None if state is None else state.value
 
 
 @shared_task(name=TaskNames.NOOP)  # type: ignore[untyped-decorator]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import PurePath
 from zoneinfo import ZoneInfo
@@ -28,6 +29,11 @@ logger = logging.getLogger(__name__)
 AUDIT_ACTION = "referrals.import"
 # The stored copy of a report keeps at most this many rejected rows and warnings.
 STORED_REPORT_LIMIT = 5000
+# How often (in rows) a progress callback hears how far checking has got.
+PROGRESS_EVERY_ROWS = 500
+# ``progress(rows_checked, rows_in_file)``: called while rows are checked, before anything is
+# written (the writes are one transaction, so a caller may record progress in its own).
+Progress = Callable[[int, int], None]
 _AUDIT_OUTCOMES = {
     ImportStatus.COMPLETED: "completed",
     ImportStatus.COMPLETED_WITH_REJECTIONS: "partial",
@@ -91,11 +97,29 @@ class _Run:
         return run.id
 
 
+def _counted(
+    rows: Iterator[tuple[int, list[str]]], total: int, progress: Progress
+) -> Iterator[tuple[int, list[str]]]:
+    done = 0
+    progress(done, total)
+    for row in rows:
+        yield row
+        done += 1
+        if done % PROGRESS_EVERY_ROWS == 0:
+            progress(done, total)
+    progress(done, total)
+
+
 def _validate(
-    data: bytes, settings: Settings, today_at: datetime
+    data: bytes, settings: Settings, today_at: datetime, progress: Progress | None = None
 ) -> tuple[ValidatedFile, list[RowWarning], tuple[str, ...]]:
     decoded = decode(data, max_bytes=settings.intake_max_bytes)
     table = read_table(decoded.text, max_rows=settings.intake_max_rows)
+    rows = table.rows
+    if progress is not None:
+        # A first pass only counts the rows (csv parsing is cheap beside checking them).
+        total = sum(1 for _ in read_table(decoded.text, max_rows=settings.intake_max_rows).rows)
+        rows = _counted(rows, total, progress)
     file_warnings: list[RowWarning] = []
     if decoded.encoding == "windows-1252":
         file_warnings.append(RowWarning(None, None, WINDOWS_1252_WARNING))
@@ -108,25 +132,32 @@ def _validate(
         today=today_at.astimezone(ZoneInfo(settings.timezone)).date(),
         production=settings.production,
     )
-    validated = validate_rows(table.rows, context)
+    validated = validate_rows(rows, context)
     optional_fields = tuple(name for name in PATIENT_OPTIONAL_FIELDS if table.layout.has(name))
     return validated, file_warnings, optional_fields
 
 
 def import_worklist(
-    data: bytes, *, filename: str, settings: Settings, actor_label: str
+    data: bytes,
+    *,
+    filename: str,
+    settings: Settings,
+    actor_label: str,
+    progress: Progress | None = None,
 ) -> ImportReport:
     """Import an e-RS worklist CSV and return what happened (see docs/worklist-format.md).
 
     Row problems reject only their rows; file problems reject the whole file (exit code 2).
     Re-importing is safe: referrals are matched by UBRN, changed details are updated and
     outreach history is kept. A database failure is recorded as a failed run and re-raised,
-    with nothing of the import written.
+    with nothing of the import written. ``progress`` (see ``Progress``) follows the checking.
     """
     run = _Run(data, filename, actor_label)
     report = ImportReport()
     try:
-        validated, file_warnings, optional_fields = _validate(data, settings, run.started_at)
+        validated, file_warnings, optional_fields = _validate(
+            data, settings, run.started_at, progress
+        )
     except FileRejected as error:
         report.file_errors = list(error.reasons)
         report.import_id = run.record_alone(ImportStatus.REJECTED, report)

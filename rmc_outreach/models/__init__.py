@@ -12,11 +12,13 @@ from rmc_outreach.models.handlers import (
     HandoffSource,
     OfferResult,
 )
+from rmc_outreach.models.import_jobs import ImportJob, ImportJobState
 from rmc_outreach.models.letters import Letter, LetterStatus, PrintBatch
 from rmc_outreach.models.metrics import MetricAssumption
 from rmc_outreach.models.patients import Patient
 from rmc_outreach.models.pauses import ALL_PRIORITIES_SCOPE, OutreachPause
 from rmc_outreach.models.referrals import Referral
+from rmc_outreach.models.settings import Setting
 from rmc_outreach.models.states import (
     OPEN_REFERRAL_STATUSES,
     AttemptOutcome,
@@ -46,6 +48,8 @@ __all__ = [
     "HandoffEndReason",
     "HandoffOffer",
     "HandoffSource",
+    "ImportJob",
+    "ImportJobState",
     "ImportStatus",
     "Letter",
     "LetterStatus",
@@ -60,5 +64,6 @@ __all__ = [
     "ReferralImport",
     "ReferralStatus",
     "Role",
+    "Setting",
     "User",
 ]

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, UniqueConstraint, Uuid
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, UniqueConstraint, Uuid, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from rmc_outreach.clock import now
@@ -31,6 +31,13 @@ class ContactAttempt(Base):
         # The managers' statistics: a referral's attempts in time order (its first attempt,
         # and how many came before it was reached) without reading the table.
         Index("ix_contact_attempt_referral_created_at", "referral_id", "created_at"),
+        Index(
+            "uq_contact_attempt_provider_sid",
+            "provider_sid",
+            unique=True,
+            postgresql_where=text("provider_sid IS NOT NULL"),
+            sqlite_where=text("provider_sid IS NOT NULL"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
@@ -46,7 +53,9 @@ class ContactAttempt(Base):
     )
     error_reason: Mapped[str | None] = mapped_column(String(200))
     destination: Mapped[str | None] = mapped_column(String(32))
-    provider_sid: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # Unique among the attempts that have one (uq_contact_attempt_provider_sid, partial: a new
+    # attempt, written by a claim, has none and costs that index nothing).
+    provider_sid: Mapped[str | None] = mapped_column(String(64))
     answered_by: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
     claimed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

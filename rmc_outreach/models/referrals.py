@@ -35,9 +35,15 @@ class Referral(Base):
             "referral_date",
             postgresql_where=text("status = 'waiting'"),
         ),
-        # The queue page's "reached today"; reached_at is written once, so claims never pay
-        # for it. ("Exhausted today" reads exhausted referrals through ix_referral_dispatch.)
-        Index("ix_referral_reached_at", "reached_at"),
+        # The queue page's "reached today", over reached referrals only, so a claim's update
+        # (never HOT: next_action_at is indexed) writes no entry here. ("Exhausted today" reads
+        # exhausted referrals through ix_referral_dispatch.)
+        Index(
+            "ix_referral_reached_at",
+            "reached_at",
+            postgresql_where=text("reached_at IS NOT NULL"),
+            sqlite_where=text("reached_at IS NOT NULL"),
+        ),
         # The referral search's specialty filter and its list of specialties (a skip scan).
         Index("ix_referral_specialty", "specialty"),
     )

@@ -83,6 +83,29 @@ EXPECTED: dict[tuple[str, str], tuple[int, ...]] = {
     ("/referrals/<int:referral_id>/preferences", "POST"): ACT_ON_A_REFERRAL,
     # The audit log: admins only.
     ("/audit", "GET"): (302, 403, 403, 403, 403, 200),
+    # Imports: supervisors and admins (404: the test's import id names none; an empty upload
+    # is refused, 422).
+    ("/imports", "GET"): PAGE_FOR_SUPERVISORS,
+    ("/imports", "POST"): (401, 403, 403, 422, 403, 422),
+    ("/imports/<int:job_id>", "GET"): (302, 403, 403, 404, 403, 404),
+    ("/api/imports/<int:job_id>", "GET"): (401, 403, 403, 404, 403, 404),
+    ("/imports/<int:job_id>/errors.csv", "GET"): (302, 403, 403, 404, 403, 404),
+    ("/imports/<int:job_id>/retry", "POST"): (401, 403, 403, 404, 403, 404),
+    # Users: admins only (404: the test's user id names none; an empty form is refused, 422).
+    ("/admin/users", "GET"): (302, 403, 403, 403, 403, 200),
+    ("/admin/users", "POST"): (401, 403, 403, 403, 403, 422),
+    ("/admin/users/<int:user_id>", "GET"): (302, 403, 403, 403, 403, 404),
+    ("/admin/users/<int:user_id>/role", "POST"): (401, 403, 403, 403, 403, 404),
+    ("/admin/users/<int:user_id>/deactivate", "POST"): (401, 403, 403, 403, 403, 404),
+    ("/admin/users/<int:user_id>/reactivate", "POST"): (401, 403, 403, 403, 403, 404),
+    ("/admin/users/<int:user_id>/unlock", "POST"): (401, 403, 403, 403, 403, 404),
+    ("/admin/users/<int:user_id>/password", "POST"): (401, 403, 403, 403, 403, 404),
+    # Settings: admins only; an empty form is refused (422), nothing saved.
+    ("/admin/settings", "GET"): (302, 403, 403, 403, 403, 200),
+    ("/admin/settings", "POST"): (401, 403, 403, 403, 403, 422),
+    ("/admin/settings/messages", "GET"): (302, 403, 403, 403, 403, 200),
+    ("/admin/settings/messages", "POST"): (401, 403, 403, 403, 403, 422),
+    ("/admin/settings/messages/preview", "POST"): (401, 403, 403, 403, 403, 422),
     ("/twilio/voice/<uuid:attempt_id>/answer", "POST"): TWILIO_ONLY,
     ("/twilio/voice/<uuid:attempt_id>/status", "POST"): TWILIO_ONLY,
     ("/twilio/voice/<uuid:attempt_id>/amd", "POST"): TWILIO_ONLY,
@@ -129,6 +152,8 @@ def fill(rule: str, handler_id: int) -> str:
         "<int:handoff_id>": "999999",
         "<int:offer_id>": "999999",
         "<int:referral_id>": "999999",
+        "<int:job_id>": "999999",
+        "<int:user_id>": "999999",
         "<uuid:attempt_id>": str(uuid.uuid4()),
     }
     for part, value in values.items():
