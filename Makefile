@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 DEMO_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint format bench install clean
+.PHONY: demo test test-browser lint format bench install clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed: set PYTHON=/path/to/python3.11")'
@@ -23,9 +23,14 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python -m rmc_outreach demo $(DEMO_ARGS)
 
-## Run every test (SQLite always; PostgreSQL too when reachable, see README).
+## Run every test (SQLite always; PostgreSQL too when reachable, see README), the browser tests
+## in Chromium included (apt-get install chromium; RMC_SKIP_BROWSER_TESTS=1 skips them).
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## Only the browser tests; screenshots land in test-output/screenshots/.
+test-browser: $(STAMP)
+	$(BIN)/python -m pytest tests/browser $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -43,4 +48,4 @@ bench: $(STAMP)
 	done
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) var test-output .pytest_cache .mypy_cache .ruff_cache

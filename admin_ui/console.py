@@ -81,7 +81,7 @@ CONNECT_HANDLERS = "connect-handlers"  # workers.queues.TaskNames (the ACD task)
 STATE_BUTTONS = {
     HandlerState.AVAILABLE: "Available: put calls through to me",
     HandlerState.AWAY: "Away: no calls for now",
-    HandlerState.OFFLINE: "Sign out",
+    HandlerState.OFFLINE: "Go offline: stop taking calls",
 }
 
 ProviderSource = Callable[[], TelephonyProvider]

@@ -10,6 +10,7 @@ task pays only a clock read to learn nothing has changed.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Any, cast
 
 from rmc_outreach.config import Settings, load_settings
 from rmc_outreach.engine_config import EngineConfig, engine_config
@@ -42,12 +43,27 @@ def configure_runtime(
     Returns it as configured (``runtime()`` adds the stored settings)."""
     global _base, _current  # noqa: PLW0603
     if provider is None:
-        from rmc_outreach.telephony.twilio_provider import TwilioProvider
-
-        provider = TwilioProvider(settings)
+        provider = cast(TelephonyProvider, _TwilioOnFirstUse(settings))
     _base = Runtime(settings, config or engine_config(settings), provider)
     _current = None
     return _base
+
+
+class _TwilioOnFirstUse:
+    """The Twilio provider, built when a task first uses it: a worker that only imports files
+    or cuts print batches needs no Twilio credentials (a missing one still fails loudly, at the
+    first call or text)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._provider: TelephonyProvider | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._provider is None:
+            from rmc_outreach.telephony.twilio_provider import TwilioProvider
+
+            self._provider = TwilioProvider(self._settings)
+        return getattr(self._provider, name)
 
 
 def runtime() -> Runtime:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from datetime import time
 
@@ -68,3 +69,16 @@ def test_without_stored_settings_the_runtime_is_the_one_configured(
 ) -> None:
     configured = configure_runtime(settings, provider=fresh_runtime)
     assert runtime() is configured
+
+
+def test_a_worker_needs_twilio_credentials_only_when_it_first_calls_or_texts(
+    settings: Settings,
+) -> None:
+    # An import-only worker runs without them; the first call or text still fails loudly.
+    bare = dataclasses.replace(settings, twilio_account_sid=None, twilio_auth_token=None)
+    try:
+        current = configure_runtime(bare)
+        with pytest.raises(ValueError, match="TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN"):
+            current.provider.place_call  # noqa: B018 - the first use builds the provider
+    finally:
+        reset_runtime()
