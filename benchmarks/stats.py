@@ -9,7 +9,9 @@ ignored), migrated with Alembic and filled in SQL with a centre's history at a s
 to six attempts on the routine cadence (call, text, call, call, text, letter), about 60 %
 reached (on a call, where a person pressed 1 and was handed over, a reply to a text or a call
 back after a letter), calls that rang out, reached voicemail or a machine, were busy or failed;
-handoffs with waits, 2 % abandoned. Then it is vacuumed and analysed, and timed:
+handoffs with waits, 2 % abandoned. Rows are written in the order the service writes them
+(referrals as they arrive, attempts and handoffs as they happen), so a range of days lies on
+neighbouring pages as it does in a live database. Then it is vacuumed and analysed, and timed:
 
 - ``stats_ms``: ``metrics.statistics_for`` (what ``python -m rmc_outreach stats --json``
   prints), serialised to JSON, in a fresh read-only transaction each round;

@@ -2,8 +2,9 @@
 
 An attempt counts once it was *made*: placed, sent or queued for print (not ``pending``), and
 not cancelled before it went (``canceled``, ``letter_cancelled``). Each attempt counts on the
-local day it was created. One GROUP BY over the range of ``ix_contact_attempt_created_at``
-(with each call's handoff through ``ix_handoff_attempt_id``) gives every figure here:
+local day it was created. One GROUP BY over the range's made attempts (``made_attempts``,
+through ``ix_contact_attempt_created_at``, with each live call's handoff through
+``ix_handoff_attempt_id``), read in the same statement as ``reach``, gives every figure here:
 
 - calls, texts and letters; voicemails left; letters printed;
 - live-answered calls and abandoned calls: ``rmc_outreach.abandonment``'s definitions (a person
@@ -21,13 +22,14 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from datetime import date
-from typing import Self
+from typing import Any, Self
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, case, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import CTE, ColumnElement, Select, and_, case, func, or_, select
+from sqlalchemy.orm import Session, aliased
 
 from rmc_outreach.abandonment import live_answered
+from rmc_outreach.metrics.grouped import GroupedRow, grouped_columns
 from rmc_outreach.metrics.periods import DateRange, as_date, local_day_of
 from rmc_outreach.models import AttemptOutcome, AttemptState, Channel, ContactAttempt, Handoff
 
@@ -90,63 +92,109 @@ class AttemptGroup:
     call_minutes: int
 
 
-def _handoff_state(is_live: ColumnElement[bool]) -> ColumnElement[int]:
-    """A live-answered call's handoff state, looked up by ``ix_handoff_attempt_id`` for those
-    calls only (a handful of the range's attempts), never by joining every handoff."""
-    state = (
-        select(
-            case(
-                (Handoff.abandoned.is_(True), HANDOFF_ABANDONED),
-                (Handoff.connected_at.is_not(None), HANDOFF_BRIDGED),
-                else_=HANDOFF_WAITING,
-            )
-        )
+def made_attempts(session: Session, date_range: DateRange, zone: ZoneInfo) -> CTE:
+    """The range's made attempts, one row each (through ``ix_contact_attempt_created_at``):
+    ``id``, ``referral_id``, ``created_at``, its local ``day``, ``channel``, ``outcome``,
+    ``answered_by``, ``template``, ``live`` (1 when a person answered the call), what became
+    of a live call's ``handoff`` and the call's started ``minutes``. ``attempt_parts`` groups
+    them; ``reach`` reads them per referral."""
+    start, end = date_range.bounds(zone)
+    is_live = and_(ContactAttempt.channel == Channel.CALL, live_answered())
+    minutes = case(
+        (
+            and_(ContactAttempt.channel == Channel.CALL, ContactAttempt.duration_seconds > 0),
+            (ContactAttempt.duration_seconds + 59) // 60,
+        ),
+        else_=0,
+    )
+    # A call's handoff joins its queue after the call is created, so the range's live calls
+    # find theirs among the handoffs queued since the range began: one range of
+    # ix_handoff_queued_at, hashed, instead of an index probe per call. A live call without
+    # one there (none, or a handoff stamped earlier than its call) is still looked up by
+    # ix_handoff_attempt_id, so the figure does not rest on that order.
+    recent = aliased(Handoff)
+    recent_handoffs = (
+        select(recent.attempt_id, _handoff_state(recent).label("state"))
+        .where(recent.queued_at >= start, recent.attempt_id.is_not(None))
+        .subquery("recent_handoff")
+    )
+    looked_up = (
+        select(_handoff_state(Handoff))
         .where(Handoff.attempt_id == ContactAttempt.id)
         .scalar_subquery()
     )
-    return case((is_live, func.coalesce(state, NO_HANDOFF)), else_=NO_HANDOFF)
-
-
-def attempt_groups(session: Session, date_range: DateRange, zone: ZoneInfo) -> list[AttemptGroup]:
-    """The range's made attempts, grouped (see ``AttemptGroup``)."""
-    start, end = date_range.bounds(zone)
-    day = local_day_of(session, ContactAttempt.created_at, zone, date_range).label("day")
-    is_live = and_(ContactAttempt.channel == Channel.CALL, live_answered())
-    live = case((is_live, 1), else_=0).label("live")
-    handoff = _handoff_state(is_live).label("handoff")
-    minutes = case(
-        (ContactAttempt.duration_seconds > 0, (ContactAttempt.duration_seconds + 59) // 60),
-        else_=0,
+    handoff = case(
+        (is_live, func.coalesce(recent_handoffs.c.state, looked_up, NO_HANDOFF)),
+        else_=NO_HANDOFF,
     )
-    keys = (
-        day,
-        ContactAttempt.channel,
-        ContactAttempt.outcome,
-        ContactAttempt.answered_by,
-        ContactAttempt.template,
-        live,
-        handoff,
-    )
-    rows = session.execute(
-        select(*keys, func.count(), func.coalesce(func.sum(minutes), 0))
+    return (
+        select(
+            ContactAttempt.id.label("id"),
+            ContactAttempt.referral_id.label("referral_id"),
+            ContactAttempt.created_at.label("created_at"),
+            local_day_of(session, ContactAttempt.created_at, zone, date_range).label("day"),
+            ContactAttempt.channel.label("channel"),
+            ContactAttempt.outcome.label("outcome"),
+            ContactAttempt.answered_by.label("answered_by"),
+            ContactAttempt.template.label("template"),
+            case((is_live, 1), else_=0).label("live"),
+            handoff.label("handoff"),
+            minutes.label("minutes"),
+        )
+        .outerjoin(recent_handoffs, recent_handoffs.c.attempt_id == ContactAttempt.id)
         .where(
             ContactAttempt.created_at >= start,
             ContactAttempt.created_at < end,
             attempt_made(),
         )
-        .group_by(*keys)
-    ).all()
+        .cte("made")
+    )
+
+
+def _handoff_state(handoff: type[Handoff]) -> ColumnElement[int]:
+    return case(
+        (handoff.abandoned.is_(True), HANDOFF_ABANDONED),
+        (handoff.connected_at.is_not(None), HANDOFF_BRIDGED),
+        else_=HANDOFF_WAITING,
+    )
+
+
+def attempt_parts(made: CTE) -> list[Select[Any]]:
+    """The GROUP BY of ``made_attempts`` as a part of ``grouped.read_grouped`` (dimension
+    ``attempts``): attempts by day, channel, outcome, AMD result, template, whether a person
+    answered and what became of their handoff, with the call minutes."""
+    keys = (
+        made.c.day,
+        made.c.channel,
+        made.c.outcome,
+        made.c.answered_by,
+        made.c.template,
+        made.c.live,
+        made.c.handoff,
+    )
+    columns = grouped_columns(
+        "attempts",
+        made.c.day,
+        func.count(),
+        func.coalesce(func.sum(made.c.minutes), 0),
+        attempt_keys=keys[1:],
+    )
+    return [select(*columns).group_by(*keys)]
+
+
+def attempt_groups(rows: list[GroupedRow]) -> list[AttemptGroup]:
+    """``attempt_parts``' rows as ``AttemptGroup``s."""
     return [
         AttemptGroup(
-            day=as_date(row[0]),
-            channel=Channel(row[1]),
-            outcome=None if row[2] is None else str(row[2]),
-            answered_by=row[3],
-            template=row[4],
-            live_answered=bool(row[5]),
-            handoff=int(row[6]),
-            count=int(row[7]),
-            call_minutes=int(row[8]) if Channel(row[1]) is Channel.CALL else 0,
+            day=as_date(row.key or ""),
+            channel=Channel(row.channel or ""),
+            outcome=row.outcome,
+            answered_by=row.answered_by,
+            template=row.template,
+            live_answered=bool(row.live),
+            handoff=row.handoff or NO_HANDOFF,
+            count=row.count,
+            call_minutes=row.amount,
         )
         for row in rows
     ]

@@ -16,24 +16,26 @@
 - *Time to reach*: from the first attempt to ``reached_at`` (0 if the patient got in touch
   first); median and 90th percentile (``quantiles``) and a histogram.
 
-One statement reads everything but the two percentiles: the range's attempts (through
-``ix_contact_attempt_created_at``), every made attempt of those referrals up to the range's end
-(``ix_contact_attempt_referral_created_at``) and the referrals (primary key), aggregated per
-referral in a CTE that each dimension's GROUP BY reads.
+Every figure comes from the statement that reads the range (``grouped``): the range's made
+attempts (``activity.made_attempts``, which the attempt counts share) aggregated per referral,
+one index-only probe of ``ix_contact_attempt_referral_created_at`` per referral for its first
+attempt, the cohort's referrals by primary key, and each dimension's GROUP BY over that cohort
+(with the percentiles on PostgreSQL; SQLite reads them with ``quantiles``).
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Float, String, case, cast, func, literal, select, union_all
+from sqlalchemy import CTE, Select, and_, case, func, literal, select
 from sqlalchemy.orm import Session, aliased
 
-from rmc_outreach.metrics.activity import attempt_made
+from rmc_outreach.metrics.grouped import GroupedRow, grouped_columns
 from rmc_outreach.metrics.periods import (
     DateRange,
     as_date,
@@ -132,68 +134,74 @@ class Reach:
     time_to_reach: TimeToReach
 
 
-def reach(session: Session, date_range: DateRange, zone: ZoneInfo) -> Reach:
-    """The reach figures of ``date_range`` (local days in ``zone``)."""
+def reach_parts(
+    session: Session, made: CTE, date_range: DateRange, zone: ZoneInfo
+) -> tuple[list[Select[Any]], Select[Any]]:
+    """The reach GROUP BYs over ``made`` (``activity.made_attempts``) as parts of
+    ``grouped.read_grouped``, and the cohort's reached waits in seconds (for the percentiles
+    where the database has no ``percentile_cont``: see ``reach_from``)."""
     start, end = date_range.bounds(zone)
-    # A referral is in the cohort when it has made attempts in the range and no attempt before
-    # it, so its attempts up to the range's end are exactly those in the range: one pass over
-    # the range's attempts, and one index-only probe of ix_contact_attempt_referral_created_at
-    # per referral (its first attempt; no made check, which would read the table each time).
-    # (A scalar MIN, not NOT EXISTS: PostgreSQL may answer NOT EXISTS by hashing every earlier
-    # attempt of the table, where this reads one index entry per referral.)
+    # The range's referrals, from their made attempts in it.
+    contacted = (
+        select(
+            made.c.referral_id.label("referral_id"),
+            func.min(made.c.created_at).label("first_at"),
+            func.count().label("made"),
+        )
+        .group_by(made.c.referral_id)
+        .cte("contacted")
+    )
+    # A referral is in the cohort when it has no attempt before the range, so its attempts up
+    # to the range's end are exactly its made attempts in ``made``. Its first attempt is one
+    # index-only probe of ix_contact_attempt_referral_created_at (no made check, which would
+    # read the table each time); a scalar MIN rather than NOT EXISTS, which PostgreSQL may
+    # answer by hashing every earlier attempt of the table. Referrals by primary key, for the
+    # cohort only.
     earlier = aliased(ContactAttempt)
     first_attempt = (
         select(func.min(earlier.created_at))
-        .where(earlier.referral_id == Referral.id)
+        .where(earlier.referral_id == contacted.c.referral_id)
         .scalar_subquery()
     )
-    reached_at = case((Referral.reached_at < end, Referral.reached_at))
-    per_referral = (
+    cohort = (
         select(
+            contacted.c.referral_id,
+            contacted.c.first_at,
+            contacted.c.made,
             Referral.priority.label("priority"),
             Referral.specialty.label("specialty"),
             case((Referral.reached_at < end, Referral.reached_by)).label("reached_by"),
-            reached_at.label("reached_at"),
-            func.min(ContactAttempt.created_at).label("first_at"),
-            func.count().label("made"),
-            func.sum(case((ContactAttempt.created_at <= reached_at, 1), else_=0)).label(
-                "made_before_reach"
-            ),
+            case((Referral.reached_at < end, Referral.reached_at)).label("reached_at"),
         )
-        .select_from(ContactAttempt)
-        .join(Referral, Referral.id == ContactAttempt.referral_id)
-        .where(
-            ContactAttempt.created_at >= start,
-            ContactAttempt.created_at < end,
-            attempt_made(),
-        )
-        .group_by(Referral.id)
-        .having(first_attempt >= start)
+        .join(Referral, Referral.id == contacted.c.referral_id)
+        .where(first_attempt >= start)
         .cte("cohort")
     )
-    c = per_referral.c
+    c = cohort.c
+    # Reached referrals: how many of their made attempts were created by the time.
+    made_by_reach = (
+        select(c.referral_id, func.count().label("made"))
+        .join(
+            made,
+            and_(made.c.referral_id == c.referral_id, made.c.created_at <= c.reached_at),
+        )
+        .group_by(c.referral_id)
+        .cte("made_by_reach")
+    )
     is_reached = c.reached_at.is_not(None)
     reached = func.sum(case((is_reached, 1), else_=0))
     waited = seconds_between(session, c.reached_at, c.first_at)
     waited = case((waited < 0, 0), else_=waited)
     first_day = local_day_of(session, c.first_at, zone, date_range)
-    reached_on = case((c.made_before_reach < 1, 1), else_=c.made_before_reach)
+    made_before_reach = func.coalesce(made_by_reach.c.made, 0)
+    reached_on = case((made_before_reach < 1, 1), else_=made_before_reach)
     bucket = case(
         *((waited < upper, label) for label, _, upper in TIME_TO_REACH_BUCKETS if upper),
         else_=TIME_TO_REACH_BUCKETS[-1][0],
     )
 
-    no_value = cast(None, Float)
-
-    def dimension(name: str, key: Any, *, only_reached: bool = False) -> Any:
-        query = select(
-            literal(name).label("dimension"),
-            cast(key, String).label("key"),
-            func.count().label("referrals"),
-            reached.label("reached"),
-            no_value.label("median"),
-            no_value.label("p90"),
-        )
+    def dimension(name: str, key: Any, *, only_reached: bool = False) -> Select[Any]:
+        query = select(*grouped_columns(name, key, func.count(), reached))
         if only_reached:
             query = query.where(is_reached)
         return query.group_by(key)
@@ -204,32 +212,47 @@ def reach(session: Session, date_range: DateRange, zone: ZoneInfo) -> Reach:
         dimension("specialty", c.specialty),
         dimension("channel", c.reached_by, only_reached=True),
         dimension("made", c.made),
-        dimension("reached_on", reached_on, only_reached=True),
+        select(*grouped_columns("reached_on", reached_on, func.count(), func.count()))
+        .select_from(cohort.outerjoin(made_by_reach, made_by_reach.c.referral_id == c.referral_id))
+        .where(is_reached)
+        .group_by(reached_on),
         dimension("bucket", bucket, only_reached=True),
     ]
-    postgresql = session.get_bind().dialect.name == "postgresql"
-    if postgresql:
+    if session.get_bind().dialect.name == "postgresql":
         # The percentiles in the same statement: the cohort is aggregated once.
         parts.append(
             select(
-                literal("quantiles"),
-                cast(None, String),
-                func.count(),
-                literal(0),
-                func.percentile_cont(0.5).within_group(waited),
-                func.percentile_cont(0.9).within_group(waited),
+                *grouped_columns(
+                    "quantiles",
+                    None,
+                    func.count(),
+                    literal(0),
+                    low=func.percentile_cont(0.5).within_group(waited),
+                    high=func.percentile_cont(0.9).within_group(waited),
+                )
             ).where(is_reached)
         )
-    groups: dict[str, dict[str, tuple[int, int]]] = {}
-    median = p90 = None
-    for name, key, referrals, reached_count, low, high in session.execute(union_all(*parts)):
-        if name == "quantiles":
-            median, p90 = low, high
-        else:
-            groups.setdefault(name, {})[str(key)] = (int(referrals), int(reached_count or 0))
-    if not postgresql:
-        _, (median, p90) = quantiles(session, select(waited).where(is_reached), (0.5, 0.9))
-    return _assemble(groups, date_range, median, p90)
+    return parts, select(waited).where(is_reached)
+
+
+def reach_from(
+    session: Session,
+    groups: Mapping[str, list[GroupedRow]],
+    waits: Select[Any],
+    date_range: DateRange,
+) -> Reach:
+    """The reach figures from ``reach_parts``' rows; ``waits`` (its second value) gives the
+    percentiles when the rows do not hold them (SQLite)."""
+    found = {
+        name: {str(row.key): (row.count, row.amount) for row in groups.get(name, [])}
+        for name in ("day", "priority", "specialty", "channel", "made", "reached_on", "bucket")
+    }
+    quantile_rows = groups.get("quantiles")
+    if quantile_rows:
+        median, p90 = quantile_rows[0].low, quantile_rows[0].high
+    else:
+        _, (median, p90) = quantiles(session, waits, (0.5, 0.9))
+    return _assemble(found, date_range, median, p90)
 
 
 def _rows(

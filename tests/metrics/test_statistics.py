@@ -13,7 +13,9 @@ from rmc_outreach.abandonment import day_figures
 from rmc_outreach.calendar import CallingWindow
 from rmc_outreach.db import session_scope
 from rmc_outreach.metrics import DateRange, Statistics, statistics
-from tests.metrics.history import SEGMENTS, WEEK, build_week
+from rmc_outreach.models import Channel, Handoff, Priority
+from tests.factories import create_attempt, create_referral
+from tests.metrics.history import SEGMENTS, WEEK, at, build_week
 
 WINDOW = CallingWindow()
 GENERATED_AT = datetime(2026, 11, 9, 12, 0, tzinfo=UTC)
@@ -216,3 +218,54 @@ def test_an_empty_range_has_zeros_and_no_rates(database: Engine) -> None:
     assert found["handoffs"]["abandoned"]["rate"] is None
     assert found["attempts"]["total"] == 0
     assert found["staff_time"]["fte_per_day"] == 0.0
+
+
+def test_a_live_calls_handoff_counts_even_when_stamped_before_its_call(database: Engine) -> None:
+    # The range's live calls find their handoffs among those queued since the range began; a
+    # handoff whose clock says it joined the queue before the range (and its call) is still
+    # found, and a call nobody answered never takes a handoff's outcome.
+    with session_scope() as session:
+        referral = create_referral(session, priority=Priority.ROUTINE, specialty="ENT")
+        answered = create_attempt(
+            session,
+            referral,
+            channel=Channel.CALL,
+            step=1,
+            state="final",
+            outcome="human_handoff",
+            answered_by="human",
+            keypad_choice="1",
+            created_at=at(4, 10),
+        )
+        unanswered = create_attempt(
+            session,
+            referral,
+            channel=Channel.CALL,
+            step=2,
+            state="final",
+            outcome="no_answer",
+            created_at=at(5, 10),
+        )
+        session.flush()
+        session.add_all(
+            [
+                Handoff(
+                    attempt_id=answered.id,
+                    referral_id=referral.id,
+                    queued_at=at(30, 23, month=10),
+                    ended_at=at(4, 10, 1),
+                    abandoned=True,
+                ),
+                Handoff(
+                    attempt_id=unanswered.id,
+                    referral_id=referral.id,
+                    queued_at=at(5, 10, 0, 30),
+                    connected_at=at(5, 10, 1),
+                ),
+            ]
+        )
+    with session_scope(read_only=True) as session:
+        found = statistics(session, WEEK, WINDOW, generated_at=GENERATED_AT)
+    assert (found.work.calls, found.work.live_answered) == (2, 1)
+    assert (found.work.abandoned, found.work.handoffs_bridged) == (1, 0)
+    assert found.abandoned.worst_day == date(2026, 11, 4)
