@@ -194,3 +194,21 @@ def test_on_a_laptop_and_a_tablet_the_pages_fit_the_screen_without_sideways_scro
             if device == "tablet":
                 shoot(page, browser_app, f"tablet-{name}")
             assert overflow <= 0, f"{path} scrolls sideways by {overflow}px on a {device}"
+
+
+def test_an_admin_sees_the_message_preview_change_as_they_type_and_nothing_is_saved(
+    browser_app: BrowserApp, page: Page
+) -> None:
+    sign_in(page, browser_app, browser_app.seeded.usernames[Role.ADMIN])
+    page.goto(browser_app.url("/admin/settings/messages"))
+    preview = page.locator("section[aria-labelledby='preview-heading']")
+    service_name = page.locator("input[name$='service_name']")
+    service_name.fill("Riverside Booking Service")
+    expect(preview).to_contain_text("Riverside Booking Service", timeout=LIVE_UPDATE_TIMEOUT_MS)
+    expect(page.locator("#preview-heading")).to_contain_text("not saved")
+    # An unsafe value shows the error without a page load; nothing was saved either way.
+    service_name.fill("Riverside 0123456789 Clinic")
+    expect(page.locator(".error-summary")).to_be_visible(timeout=LIVE_UPDATE_TIMEOUT_MS)
+    shoot(page, browser_app, "settings-live-preview")
+    page.goto(browser_app.url("/admin/settings/messages"))
+    expect(service_name).not_to_have_value("Riverside Booking Service")
