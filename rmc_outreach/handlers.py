@@ -20,7 +20,7 @@ import re
 from collections.abc import Collection
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from rmc_outreach.clock import now
@@ -223,11 +223,13 @@ def spells(session: Session, handler_id: int) -> list[HandlerSession]:
 def any_signed_in(session: Session) -> bool:
     """Whether any handler is signed in (in any state but offline): someone a patient who asks
     for the booking team could be handed to."""
-    signed_in = select(Handler.id).where(Handler.state != HandlerState.OFFLINE).limit(1)
-    return session.scalar(signed_in) is not None
+    return _any_handler(session, Handler.state != HandlerState.OFFLINE)
 
 
 def any_available(session: Session) -> bool:
     """Whether any handler is available now (signed in and free for a patient)."""
-    available = select(Handler.id).where(Handler.state == HandlerState.AVAILABLE).limit(1)
-    return session.scalar(available) is not None
+    return _any_handler(session, Handler.state == HandlerState.AVAILABLE)
+
+
+def _any_handler(session: Session, condition: ColumnElement[bool]) -> bool:
+    return session.scalar(select(Handler.id).where(condition).limit(1)) is not None
