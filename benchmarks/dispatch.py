@@ -297,6 +297,16 @@ def _finish_attempts(engine: Engine, attempt_ids: list[Any]) -> None:
         )
 
 
+def spread(name: str, timings: list[float]) -> dict[str, float]:
+    """``{name}_ms_p50``, ``_p90`` and ``_max`` of ``timings`` (milliseconds), to 0.01 ms."""
+    ordered = sorted(timings)
+    return {
+        f"{name}_ms_p50": round(statistics.median(ordered), 2),
+        f"{name}_ms_p90": round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.9))], 2),
+        f"{name}_ms_max": round(ordered[-1], 2),
+    }
+
+
 def measure(engine: Engine, config: EngineConfig, rounds: int) -> dict[str, float]:
     """Time ``rounds`` committed claims (after a few untimed warm-up rounds)."""
     timings: list[float] = []
@@ -311,13 +321,10 @@ def measure(engine: Engine, config: EngineConfig, rounds: int) -> dict[str, floa
             if round_number >= WARM_UP_ROUNDS:
                 timings.append(elapsed)
                 claimed.append(len(queued))
-    ordered = sorted(timings)
     return {
         # The machine's 1-minute load average after the rounds: others' work skews timings.
         "load_average": round(os.getloadavg()[0], 2),
-        "claim_ms_p50": round(statistics.median(ordered), 2),
-        "claim_ms_p90": round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.9))], 2),
-        "claim_ms_max": round(ordered[-1], 2),
+        **spread("claim", timings),
         "claimed_per_round": round(statistics.mean(claimed), 1),
     }
 

@@ -32,7 +32,7 @@ from typing import Any
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 
-from benchmarks.dispatch import load
+from benchmarks.dispatch import load, spread
 from benchmarks.intake import DEFAULT_DATABASE_URL, temporary_database
 from rmc_outreach import db
 from rmc_outreach.config import load_settings
@@ -121,12 +121,9 @@ def measure_search(engine: Engine, *, rounds: int = 40, seed: int = 1) -> dict[s
             specialties(session)
 
     specialty_timings = _time(list_specialties, [None] * (rounds + WARM_UP_ROUNDS))
-    ordered = sorted(all_timings)
     return {
         "load_average": round(os.getloadavg()[0], 2),
-        "search_ms_p50": round(statistics.median(ordered), 2),
-        "search_ms_p90": round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.9))], 2),
-        "search_ms_max": round(ordered[-1], 2),
+        **spread("search", all_timings),
         **figures,
         "specialties_ms_p50": round(statistics.median(specialty_timings), 2),
     }

@@ -16,12 +16,13 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from rmc_outreach.models import AuditEvent, User
 from rmc_outreach.redaction import redact_detail
 from rmc_outreach.sign_in import user_actor
+from rmc_outreach.skip_scan import distinct_values
 
 PAGE_SIZE = 50
 MAX_PAGE = 1000
@@ -183,20 +184,7 @@ def _row(event: AuditEvent, display_name: str | None, username: str | None) -> A
     )
 
 
-_ACTIONS_SQL = text(
-    """
-    WITH RECURSIVE found(value, depth) AS (
-        SELECT min(action), 1 FROM audit_event
-        UNION ALL
-        SELECT (SELECT min(action) FROM audit_event WHERE action > found.value), depth + 1
-        FROM found WHERE found.value IS NOT NULL AND depth < :most
-    )
-    SELECT value FROM found WHERE value IS NOT NULL ORDER BY value
-    """
-)
-
-
 def audit_actions(session: Session) -> list[str]:
     """Every action in the trail, in order: a skip scan of ``ix_audit_event_action_occurred_at``
     (one index probe per action), not a read of the trail."""
-    return [str(value) for value in session.scalars(_ACTIONS_SQL, {"most": MAX_ACTIONS})]
+    return distinct_values(session, "audit_event", "action", MAX_ACTIONS)

@@ -25,11 +25,12 @@ from datetime import date
 from enum import StrEnum
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Select, and_, func, select, text
+from sqlalchemy import ColumnElement, Select, and_, func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from rmc_outreach.identifiers import mask_nhs_number, nhs_number_problem
 from rmc_outreach.models import Channel, Patient, Priority, Referral, ReferralStatus
+from rmc_outreach.skip_scan import distinct_values
 
 PAGE_SIZE = 25
 MAX_PAGE = 400
@@ -311,20 +312,7 @@ def search_referrals(session: Session, search: ReferralSearch) -> SearchPage:
     return SearchPage(rows[:PAGE_SIZE], search.page, len(rows) > PAGE_SIZE, by_given_name)
 
 
-_SPECIALTIES_SQL = text(
-    """
-    WITH RECURSIVE found(value, depth) AS (
-        SELECT min(specialty), 1 FROM referral
-        UNION ALL
-        SELECT (SELECT min(specialty) FROM referral WHERE specialty > found.value), depth + 1
-        FROM found WHERE found.value IS NOT NULL AND depth < :most
-    )
-    SELECT value FROM found WHERE value IS NOT NULL ORDER BY value
-    """
-)
-
-
 def specialties(session: Session) -> list[str]:
     """Every specialty referrals have, in order: one index probe each on
     ``ix_referral_specialty`` (a skip scan), not a read of the table."""
-    return [str(value) for value in session.scalars(_SPECIALTIES_SQL, {"most": MAX_SPECIALTIES})]
+    return distinct_values(session, "referral", "specialty", MAX_SPECIALTIES)
