@@ -107,22 +107,11 @@ def _fresh_database(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str,
     return "sqlite", f"sqlite:///{path}", None
 
 
-def _start_web(env: dict[str, str]) -> tuple[subprocess.Popen[str], str, list[str]]:
-    """gunicorn on a port the system picks; returns the process, its base URL and its output."""
+def _spawn(args: list[str], env: dict[str, str]) -> tuple[subprocess.Popen[str], list[str]]:
+    """Start ``args`` in the project folder; returns the process and the lines it has printed
+    so far (stdout and stderr together), collected by a background thread."""
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "admin_ui.wsgi:app",
-            "--bind",
-            "127.0.0.1:0",
-            "--workers",
-            "1",
-            "--threads",
-            "8",
-            "--no-control-socket",
-        ],
+        args,
         cwd=PROJECT_ROOT,
         env=env,
         stdin=subprocess.DEVNULL,
@@ -138,6 +127,37 @@ def _start_web(env: dict[str, str]) -> tuple[subprocess.Popen[str], str, list[st
             lines.append(line)
 
     threading.Thread(target=pump, daemon=True).start()
+    return process, lines
+
+
+def _stop(process: subprocess.Popen[str], timeout: float) -> None:
+    """Ask ``process`` to stop; kill it if it has not within ``timeout`` seconds."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def _start_web(env: dict[str, str]) -> tuple[subprocess.Popen[str], str, list[str]]:
+    """gunicorn on a port the system picks; returns the process, its base URL and its output."""
+    process, lines = _spawn(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "admin_ui.wsgi:app",
+            "--bind",
+            "127.0.0.1:0",
+            "--workers",
+            "1",
+            "--threads",
+            "8",
+            "--no-control-socket",
+        ],
+        env,
+    )
     deadline = time.monotonic() + START_TIMEOUT_S
     while True:
         found = LISTENING.search("".join(lines))
@@ -188,12 +208,7 @@ def browser_app(
     try:
         yield BrowserApp(base_url, engine, backend, seeded, output, env)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        _stop(process, timeout=10)
         engine.dispose()
         if admin_engine is not None:
             with admin_engine.connect() as connection:
@@ -206,7 +221,7 @@ def browser_app(
 def import_worker(browser_app: BrowserApp) -> Iterator[list[str]]:
     """A real Celery worker on the imports queue, beside the web process (same database, Redis
     and var/ folder, where uploads wait for it); yields the lines it has printed so far."""
-    process = subprocess.Popen(
+    process, lines = _spawn(
         [
             sys.executable,
             "-m",
@@ -224,36 +239,18 @@ def import_worker(browser_app: BrowserApp) -> Iterator[list[str]]:
             "--loglevel",
             "WARNING",
         ],
-        cwd=PROJECT_ROOT,
         # The worker's runtime builds its Twilio client at start, whatever the task: give it
         # throw-away credentials and an API address on loopback where nothing listens (an
         # import never calls Twilio; if anything did, it could not leave the machine).
-        env=browser_app.env
+        browser_app.env
         | {
             "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
             "TWILIO_AUTH_TOKEN": "browser-tests-throw-away-token",
             "TWILIO_API_BASE_URL": "http://127.0.0.1:9",
         },
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
     )
-    lines: list[str] = []
-
-    def pump() -> None:
-        assert process.stdout is not None
-        for line in process.stdout:
-            lines.append(line)
-
-    threading.Thread(target=pump, daemon=True).start()
     yield lines
-    process.terminate()
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+    _stop(process, timeout=15)
 
 
 @pytest.fixture(scope="session")

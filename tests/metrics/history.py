@@ -51,18 +51,30 @@ def _referral(session: Session, priority: Priority, specialty: str, **values: An
     return create_referral(session, priority=priority, specialty=specialty, **values)
 
 
-def _call(
-    session: Session, referral: Referral, step: int, created: datetime, **values: Any
+def _attempt(
+    session: Session,
+    referral: Referral,
+    channel: Channel,
+    step: int,
+    created: datetime,
+    **values: Any,
 ) -> ContactAttempt:
+    """A finished attempt on ``channel``."""
     return create_attempt(
         session,
         referral,
-        channel=Channel.CALL,
+        channel=channel,
         step=step,
         state=AttemptState.FINAL,
         created_at=created,
         **values,
     )
+
+
+def _call(
+    session: Session, referral: Referral, step: int, created: datetime, **values: Any
+) -> ContactAttempt:
+    return _attempt(session, referral, Channel.CALL, step, created, **values)
 
 
 def _handoff(
@@ -100,15 +112,14 @@ def build_week(session: Session) -> None:
         reached_by=Channel.CALL,
     )
     _call(session, r1, 1, at(2, 9), outcome=AttemptOutcome.NO_ANSWER, duration_seconds=0)
-    create_attempt(
+    _attempt(
         session,
         r1,
-        channel=Channel.SMS,
-        step=2,
-        state=AttemptState.FINAL,
+        Channel.SMS,
+        2,
+        at(2, 9, 10),
         outcome=AttemptOutcome.DELIVERED,
         template="invitation",
-        created_at=at(2, 9, 10),
     )
     call = _call(session, r1, 3, at(3, 14), duration_seconds=125, **person)
     _handoff(session, r1, call.id, at(3, 14, 0, 30), connected=at(3, 14, 1, 10))
@@ -130,15 +141,14 @@ def build_week(session: Session) -> None:
         outcome=AttemptOutcome.VOICEMAIL_LEFT,
         duration_seconds=30,
     )
-    create_attempt(
+    _attempt(
         session,
         r2,
-        channel=Channel.SMS,
-        step=2,
-        state=AttemptState.FINAL,
+        Channel.SMS,
+        2,
+        at(2, 10, 5),
         outcome=AttemptOutcome.REPLIED,
         template="invitation",
-        created_at=at(2, 10, 5),
     )
 
     r3 = _referral(
@@ -155,15 +165,14 @@ def build_week(session: Session) -> None:
     _handoff(session, r3, taken.id, at(5, 9, 0, 15), connected=at(5, 9, 0, 35))
 
     r4 = _referral(session, Priority.ROUTINE, "Dermatology")
-    create_attempt(
+    _attempt(
         session,
         r4,
-        channel=Channel.LETTER,
-        step=6,
-        state=AttemptState.FINAL,
+        Channel.LETTER,
+        6,
+        at(6, 12),
         outcome=AttemptOutcome.LETTER_PRINTED,
         destination=None,
-        created_at=at(6, 12),
     )
 
     r5 = _referral(session, Priority.ROUTINE, "Cardiology")
@@ -172,15 +181,7 @@ def build_week(session: Session) -> None:
 
     r6 = _referral(session, Priority.ROUTINE, "Cardiology")
     create_attempt(session, r6, step=1, state=AttemptState.PENDING, created_at=at(4, 9))
-    create_attempt(
-        session,
-        r6,
-        channel=Channel.SMS,
-        step=2,
-        state=AttemptState.FINAL,
-        outcome=AttemptOutcome.CANCELED,
-        created_at=at(4, 9, 5),
-    )
+    _attempt(session, r6, Channel.SMS, 2, at(4, 9, 5), outcome=AttemptOutcome.CANCELED)
 
     r7 = _referral(session, Priority.ROUTINE, "Cardiology")
     _call(session, r7, 1, at(9, 9), outcome=AttemptOutcome.NO_ANSWER, duration_seconds=45)
