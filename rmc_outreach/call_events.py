@@ -10,6 +10,7 @@ or the call is ended when the patient asked for no voicemails.
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy import select
@@ -113,9 +114,22 @@ def apply_call_event(
         )
     if "keypad_choice" in newly and attempt.keypad_choice is not None:
         _act_on_choice(session, attempt, attempt.keypad_choice, event, follow_ups)
+    if _decided(newly, attempt):
+        follow_ups.call_decided = True
     if event.kind == EventKind.CALL_QUEUE_LEAVE:
         _abandoned(session, attempt, event)
     settle_call(session, attempt)
+
+
+def _decided(newly: Collection[str], attempt: ContactAttempt) -> bool:
+    """Whether the facts just recorded settle that the call brings nobody to a handler (pacing
+    counts it undecided until then): a machine answered, a key other than "speak to the booking
+    team" was pressed, or the call ended."""
+    if "answered_by" in newly and attempt.answered_by in MACHINE_ANSWERS:
+        return True
+    if "keypad_choice" in newly and attempt.keypad_choice != SPEAK_TO_TEAM:
+        return True
+    return "provider_status" in newly
 
 
 def _patient_of(session: Session, attempt: ContactAttempt) -> Patient:

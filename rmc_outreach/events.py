@@ -226,12 +226,15 @@ class MachineAnswer:
 @dataclass
 class FollowUps:
     """Work an applied event leaves for after its transaction: SMS to send, calls to redirect,
-    handler calls to stop ringing, and whether to offer waiting patients to handlers now."""
+    handler calls to stop ringing, whether to offer waiting patients to handlers now, and
+    whether an outbound call was settled as one that brings no patient to a handler (a machine
+    answered, another key was pressed, or the call ended), so pacing may start another."""
 
     sms_attempt_ids: list[uuid.UUID] = field(default_factory=list)
     machine_answers: list[MachineAnswer] = field(default_factory=list)
     hang_up_calls: list[str] = field(default_factory=list)
     connect_handlers: bool = False
+    call_decided: bool = False
 
 
 def _int(value: Any) -> int | None:

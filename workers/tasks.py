@@ -81,10 +81,13 @@ def prepare_letter(attempt_id: str) -> str:
     return outreach.prepare_letter(uuid.UUID(attempt_id), runtime().config).value
 
 
-@shared_task(name=TaskNames.APPLY_PROVIDER_EVENT)  # type: ignore[untyped-decorator]
-def apply_provider_event(event_id: int) -> bool:
+@shared_task(name=TaskNames.APPLY_PROVIDER_EVENT, bind=True)  # type: ignore[untyped-decorator]
+def apply_provider_event(task: Any, event_id: int) -> bool:
     """Apply one stored webhook; then redirect machine-answered calls, queue requested SMS,
-    stop ringing handlers for patients who left, and offer waiting patients to free handlers."""
+    stop ringing handlers for patients who left, and offer waiting patients to free handlers.
+    A call settled as bringing nobody to a handler starts a dispatch run now
+    (``kick_dispatch``): pacing counted it as a possible patient for a free handler until then,
+    and beat's next run would leave that handler idle for up to its interval."""
     follow_ups, applied = events.apply_event(int(event_id))
     if applied:
         current = runtime()
@@ -94,6 +97,8 @@ def apply_provider_event(event_id: int) -> bool:
         acd.hang_up_handler_calls(follow_ups.hang_up_calls, current.provider)
         if follow_ups.connect_handlers:
             connect_handlers.delay()
+        elif follow_ups.call_decided:
+            kick_dispatch(redis_url_of(task.app))
     return applied
 
 
@@ -115,7 +120,7 @@ def connect_handlers(task: Any) -> int:
 
 # Kicks closer together than this are one kick: dispatch counts every free handler in a run.
 DISPATCH_KICK_KEY = "rmc:dispatch-kick"
-DISPATCH_KICK_DEBOUNCE_MS = 1000
+DISPATCH_KICK_DEBOUNCE_MS = 250
 
 
 def kick_dispatch(redis_url: str) -> bool:

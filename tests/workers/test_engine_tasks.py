@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import json
+import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -14,7 +15,7 @@ import redis
 from celery import Celery
 from sqlalchemy import Engine, select
 
-from rmc_outreach import clock
+from rmc_outreach import clock, events
 from rmc_outreach.calendar import CallingWindow
 from rmc_outreach.clock import frozen_at
 from rmc_outreach.config import Settings
@@ -213,3 +214,33 @@ def test_a_free_handler_with_nobody_waiting_kicks_dispatch_once_per_debounce(
     broker.delete(tasks.DISPATCH_KICK_KEY)  # the debounce time has passed
     assert tasks.kick_dispatch(redis_url)
     assert len(queued_tasks(broker, Queues.PERIODIC)) == 2
+
+
+def _report_call(attempt_id: uuid.UUID, status: str) -> int:
+    with session_scope() as session:
+        sid = session.get_one(ContactAttempt, attempt_id).provider_sid or ""
+        event_id = events.record_event(
+            session,
+            event_key=events.call_status_key(sid, status, "1"),
+            kind=events.EventKind.CALL_STATUS,
+            payload={"CallSid": sid, "CallStatus": status},
+            attempt_id=attempt_id,
+            provider_sid=sid,
+        )
+    assert event_id is not None
+    return event_id
+
+
+def test_a_call_that_rang_out_kicks_dispatch_so_pacing_can_start_another(
+    database: Engine, provider: FakeProvider, broker: redis.Redis
+) -> None:
+    with session_scope() as session:
+        referral = create_referral(session, status=ReferralStatus.IN_OUTREACH, journey_step=1)
+        attempt_id = create_attempt(session, referral).id
+    with frozen_at(WEDNESDAY_10AM):
+        assert tasks.place_call(str(attempt_id)) == "sent"
+        assert tasks.apply_provider_event(_report_call(attempt_id, "ringing"))
+        assert queued_tasks(broker, Queues.PERIODIC) == []  # still ringing: may bring someone
+        assert tasks.apply_provider_event(_report_call(attempt_id, "no-answer"))
+
+    assert queued_tasks(broker, Queues.PERIODIC) == [(TaskNames.DISPATCH_DUE_REFERRALS, [])]
