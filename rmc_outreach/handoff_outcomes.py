@@ -448,15 +448,13 @@ def record_handoff_outcome(
     end wrap-up (→ available). Raises ``HandlerNotFound``, ``WorkNotFound``,
     ``OutcomeConflict`` or ``InvalidOutcome``; the caller's transaction then writes nothing."""
     moment = now()
-    handler = lock_handler(session, handler_id)
-    handoff = session.scalars(
-        select(Handoff)
-        .where(Handoff.id == handoff_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).first()
+    # Locks in the order every writer takes them (referral, handoff, handler): the worker
+    # applying this call's callbacks holds the referral and the handoff while it moves the
+    # handler, and the other order deadlocked against it.
+    handoff = _lock_handoff(session, handoff_id)
     if handoff is None:
         raise WorkNotFound(f"handoff {handoff_id} does not exist")
+    handler = lock_handler(session, handler_id)
     if handoff.handler_id != handler_id or handoff.connected_at is None:
         raise OutcomeConflict(f"handoff {handoff_id} was not connected to handler {handler_id}")
     if handoff.outcome is not None or handoff.wrap_up_ended_at is not None:
@@ -494,6 +492,19 @@ def record_handoff_outcome(
     )
     log.info("handoff %s: outcome %s by handler %s", handoff_id, request.outcome, handler_id)
     return effect
+
+
+def _lock_handoff(session: Session, handoff_id: int) -> Handoff | None:
+    """The handoff, locked after its referral (a handoff never changes referral)."""
+    referral_id = session.scalar(select(Handoff.referral_id).where(Handoff.id == handoff_id))
+    if referral_id is not None:
+        session.scalar(select(Referral.id).where(Referral.id == referral_id).with_for_update())
+    return session.scalars(
+        select(Handoff)
+        .where(Handoff.id == handoff_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).first()
 
 
 def _linked_callback(session: Session, handoff: Handoff) -> CallbackRequest | None:
