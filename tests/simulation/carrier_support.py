@@ -113,6 +113,7 @@ class WebhookReceiver:
         self.handoffs: dict[uuid.UUID, int] = {}
         self.offers: dict[int, str] = {}  # offer id -> "queue:<handoff id>" or "number:<E.164>"
         self.console_wrap_up: dict[int, int] = {}  # handler id -> handoff id (GET console)
+        self.console_connected: dict[int, int] = {}  # handler id -> handoff id still connected
         self.sign_ins: list[tuple[str, str | None]] = []  # (username, CSRF token sent)
         self.refuse_sign_in: set[str] = set()  # usernames whose sign-in is refused (401)
         self.on_handoff: Callable[[int], None] | None = None
@@ -269,7 +270,11 @@ class WebhookReceiver:
     def _console(self, handler: int, kind: str | None, payload: dict[str, Any]) -> dict[str, Any]:
         if kind is None:
             handoff = self.console_wrap_up.get(handler)
-            return {"wrap_up": None if handoff is None else {"handoff_id": handoff}}
+            connected = self.console_connected.get(handler)
+            return {
+                "connected": None if connected is None else {"handoff_id": connected},
+                "wrap_up": None if handoff is None else {"handoff_id": handoff},
+            }
         return {"state": payload.get("state", "available")}
 
     def _voice(self, attempt: uuid.UUID, kind: str, request: Request, form: dict[str, str]) -> str:
@@ -310,6 +315,11 @@ class WebhookReceiver:
                 for item in self.received
                 if item.path.endswith("/" + kind) and (attempt is None or str(attempt) in item.path)
             ]
+
+    def console_looks(self, handler: int) -> int:
+        """How many times the handler's console was read (GET /api/console/<handler>)."""
+        path = f"/api/console/{handler}"
+        return sum(1 for item in self.received if item.path == path and item.method == "GET")
 
     def console_posts(self, kind: str) -> list[Received]:
         """JSON posts to the console API ending in ``kind`` (state, outcome)."""

@@ -185,6 +185,28 @@ def test_after_wrap_up_the_handler_posts_the_outcome_and_answers_the_next_call(
         assert len(h.simulator.ledger("bridge")) == 2
 
 
+def test_the_handler_records_the_outcome_only_once_the_console_shows_the_call_ended(
+    tmp_path: Path,
+) -> None:
+    with harness(tmp_path, _waiting_population(), staff=_staff()) as h:
+        h.receiver.handoff_mode = True
+        attempt, _ = h.call(PATIENT_A)
+        _queued(h, 1)
+        handoff = h.receiver.handoffs[attempt]
+        # The call has ended at the carrier, but the engine has not applied its end yet.
+        h.receiver.console_connected[11] = handoff
+        leg = h.ring_handler("client:sim_handler_1", 8, f"queue:{handoff}")
+        _ended(h, leg)
+        h.receiver.wait_for(lambda: h.receiver.console_looks(11) >= 2)
+        assert h.receiver.console_posts("outcome") == []
+
+        del h.receiver.console_connected[11]
+        h.receiver.wait_for(lambda: bool(h.receiver.console_posts("outcome")))
+
+        [post] = h.receiver.console_posts("outcome")
+        assert post.json is not None and post.json["handoff_id"] == handoff
+
+
 def test_a_handler_who_does_not_answer_rings_out_then_comes_back_available(
     tmp_path: Path,
 ) -> None:

@@ -12,7 +12,10 @@ A simulated handler (``StaffConfig``, all seeded by (seed, identity, n-th call))
 - talks for a log-normal time (median 150 s, 30-900 s), then hangs up;
 - after a bridged call, wraps up for 10-45 s, then POSTs ``/api/console/<handler_id>/outcome``
   (JSON; outcome drawn from ``outcome_weights``, mostly ``booked`` with a date and a clinic), which
-  makes them available again;
+  makes them available again. As a person at the console can only once the console shows the
+  call ended (its outcome form appears then), the handler first looks at the console: while it
+  still shows the call connected (our worker has not applied the call's end yet), they look
+  again every ``OUTCOME_LOOK_AGAIN_S`` simulated seconds, ``OUTCOME_LOOKS`` times at most;
 - after a call they did not answer (our engine then makes them ``away``), comes back after
   20-90 s: POST ``/api/console/<handler_id>/state`` ``{"state": "available"}``;
 - at start, signs in: POST state ``available`` for every handler with a known id (retried until
@@ -66,6 +69,9 @@ HANDOFF_QUEUE = re.compile(r"^handoff-(\d+)$")
 CONNECT_TIMEOUT_S = 5.0
 TOTAL_TIMEOUT_S = 15.0
 SIGN_IN_RETRY_S = 1.0
+# Before recording an outcome, a handler waits for the console to show the call ended.
+OUTCOME_LOOK_AGAIN_S = 2.0
+OUTCOME_LOOKS = 30
 OUTCOMES = ("booked", "declined", "callback", "wrong_number", "not_patient", "other")
 
 
@@ -459,9 +465,35 @@ class Staff:
             ended_at=ended.isoformat(),
             seconds=round(leg.wrap_up_s, 1),  # simulated seconds
         )
+        self._record_outcome(handler, payload, looks=0)
+
+    def _record_outcome(self, handler: SimHandler, payload: dict[str, Any], looks: int) -> None:
+        """POST the outcome once the console shows the call ended (module docstring)."""
+        if self.stopping.is_set():
+            return
+        if looks < OUTCOME_LOOKS and self._still_connected(handler, payload.get("handoff_id")):
+            self.scheduler.call_later(
+                OUTCOME_LOOK_AGAIN_S, lambda: self._record_outcome(handler, payload, looks + 1)
+            )
+            return
         self._post(handler, "/outcome", payload, purpose="outcome")
         with self._lock:
             handler.awaiting_outcome = False
+
+    def _still_connected(self, handler: SimHandler, handoff_id: object) -> bool:
+        """Whether the handler's console still shows this handoff connected (False when the
+        console cannot be read: the post then says what is wrong)."""
+        if handler.handler_id is None or not isinstance(handoff_id, int):
+            return False
+        try:
+            response = self._console_request(handler, "GET", self._console_url(handler.handler_id))
+            if isinstance(response, int) or not response.ok:
+                return False
+            data = response.json()
+        except (requests.RequestException, ValueError):
+            return False
+        connected = data.get("connected") if isinstance(data, dict) else None
+        return isinstance(connected, dict) and connected.get("handoff_id") == handoff_id
 
     def _back_after_missed(self, handler: SimHandler) -> None:
         with self._lock:
