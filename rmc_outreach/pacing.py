@@ -10,7 +10,9 @@ A handler wrapping up counts as free: a call started now reaches a patient who a
 booking team only after it has rung, the greeting has played and the patient has pressed a key
 (half a minute or more), by which time the wrap-up (tens of seconds) is usually over; a patient
 who does arrive first waits those few seconds. Waiting for the handler to be available before
-dialling would leave every handler idle for that half minute after every call.
+dialling would leave every handler idle for that half minute after every call. Only a recent
+wrap-up counts (``WRAP_UP_SOON``): a handler still wrapping up after that is busy with
+something longer (or has left the desk), and patients dialled for them would wait.
 
 As today's abandoned-call rate rises from half the cap to the cap, the number of calls per
 free handler falls from that expectation to one: at or over the cap, each call in flight has a
@@ -77,6 +79,8 @@ SPEAK_RATE_PRIOR = 0.5
 PRIOR_WEIGHT = 20
 # A patient still waiting after the hold wait plus this is a lost event, not a waiting patient.
 WAITING_GRACE = timedelta(minutes=2)
+# A handler in wrap-up for longer than this does not count as free soon.
+WRAP_UP_SOON = timedelta(seconds=90)
 
 
 class HoldReason(StrEnum):
@@ -258,7 +262,15 @@ def gather_inputs(
     by_state = dict(
         session.execute(
             select(Handler.state, func.count())
-            .where(Handler.state.in_([HandlerState.AVAILABLE, HandlerState.WRAP_UP]))
+            .where(
+                or_(
+                    Handler.state == HandlerState.AVAILABLE,
+                    and_(
+                        Handler.state == HandlerState.WRAP_UP,
+                        Handler.state_changed_at >= moment - WRAP_UP_SOON,
+                    ),
+                )
+            )
             .group_by(Handler.state)
         ).all()
     )

@@ -416,15 +416,25 @@ def test_gathered_inputs_count_the_floor_the_calls_and_today(
         for handler_id in handler_ids[:3]:
             change_state(session, handler_id, HandlerState.AVAILABLE)
         change_state(session, handler_ids[2], HandlerState.AWAY)
-        # Two more: one wrapping up after a call, one ringing for a waiting patient.
+        # Two more: one wrapping up after a call (for 30 s), one ringing for a waiting patient.
         wrapping, ringing = (
             create_handler(session, None, f"Handler {n}", f"client:h{n}").id for n in (4, 5)
         )
         for state in (HandlerState.AVAILABLE, HandlerState.RINGING, HandlerState.ON_CALL):
             change_state(session, wrapping, state)
-        change_state(session, wrapping, HandlerState.WRAP_UP)
         change_state(session, ringing, HandlerState.AVAILABLE)
         change_state(session, ringing, HandlerState.RINGING)
+        # And one who has been wrapping up for half an hour: not free soon.
+        stale = create_handler(session, None, "Handler 6", "client:h6").id
+        for state in (
+            HandlerState.AVAILABLE,
+            HandlerState.RINGING,
+            HandlerState.ON_CALL,
+            HandlerState.WRAP_UP,
+        ):
+            change_state(session, stale, state)
+    with frozen_at(moment - timedelta(seconds=30)), session_scope() as session:
+        change_state(session, wrapping, HandlerState.WRAP_UP)
     # Earlier today: 10 finished calls, 4 live-answered, 2 handoffs, 1 abandoned.
     for minute in range(6):
         add_call(moment - timedelta(minutes=20 + minute))
@@ -467,7 +477,7 @@ def test_gathered_inputs_count_the_floor_the_calls_and_today(
         gathered = pacing.gather_inputs(session, config, moment)
     assert gathered.limits == config.pacing_limits
     assert (gathered.handlers_available, gathered.patients_waiting) == (2, 1)
-    assert gathered.handlers_wrapping_up == 1
+    assert gathered.handlers_wrapping_up == 1  # not the one wrapping up for half an hour
     assert (gathered.calls_in_flight, gathered.calls_undecided) == (4, 1)
     assert (gathered.abandoned_today, gathered.live_answered_today) == (1, 6)
     assert gathered.calls_started_recently == 4
