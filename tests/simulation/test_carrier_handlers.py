@@ -151,6 +151,7 @@ def test_after_wrap_up_the_handler_posts_the_outcome_and_answers_the_next_call(
         attempt, _ = h.call(PATIENT_A)
         _queued(h, 1)
         handoff = h.receiver.handoffs[attempt]
+        h.receiver.console_wrap_up[11] = handoff  # the console shows the call's outcome form
         leg = h.ring_handler("client:sim_handler_1", 8, f"queue:{handoff}")
         _ended(h, leg)
         h.receiver.wait_for(lambda: bool(h.receiver.console_posts("outcome")))
@@ -198,9 +199,10 @@ def test_the_handler_records_the_outcome_only_once_the_console_shows_the_call_en
         leg = h.ring_handler("client:sim_handler_1", 8, f"queue:{handoff}")
         _ended(h, leg)
         h.receiver.wait_for(lambda: h.receiver.console_looks(11) >= 2)
-        assert h.receiver.console_posts("outcome") == []
-
+        # Then the end is applied: the console shows the call in wrap-up, its form appears.
         del h.receiver.console_connected[11]
+        assert h.receiver.console_posts("outcome") == []
+        h.receiver.console_wrap_up[11] = handoff
         h.receiver.wait_for(lambda: bool(h.receiver.console_posts("outcome")))
 
         [post] = h.receiver.console_posts("outcome")
@@ -258,6 +260,38 @@ def test_dialling_an_empty_queue_waits_the_dial_timeout_then_no_answer(tmp_path:
         assert entry["duration_s"] >= 5  # the receiver's Dial timeout
         assert not h.receiver.of_kind("bridged")
         assert not h.simulator.ledger("bridge")
+
+
+def test_a_caller_dequeued_while_their_wait_url_is_asked_is_bridged_whatever_it_answers(
+    tmp_path: Path,
+) -> None:
+    """As on Twilio, the caller is in the queue until the wait URL's TwiML runs: a handler's
+    ``<Dial><Queue>`` that takes them meanwhile bridges them, and the ``<Leave/>`` the wait URL
+    then answers comes too late. (So our ACD never gives both for one patient.)"""
+    with harness(tmp_path, _waiting_population(), staff=_staff()) as h:
+        h.receiver.handoff_mode = True
+        h.receiver.handoff_hold_rounds = 1  # the second wait request answers <Leave/>
+
+        def handler_takes_them_meanwhile(handoff: int, round_number: int) -> None:
+            if round_number != 2:
+                return
+            h.ring_handler("client:sim_handler_1", 9, f"queue:{handoff}")
+            h.receiver.wait_for(lambda: h.simulator.stats()["queues"]["callers_waiting"] == 0)
+
+        h.receiver.on_wait = handler_takes_them_meanwhile
+        attempt, sid = h.call(PATIENT_A)
+        _ended(h, sid)
+        handoff = h.receiver.handoffs[attempt]
+
+        assert len(h.receiver.of_kind("wait", f"/handoff/{handoff}/")) == 2
+        [bridged] = h.receiver.of_kind("bridged", "/offer/9/")
+        assert bridged.form["CallSid"] == sid
+        [result] = h.receiver.of_kind("result", f"/handoff/{handoff}/")
+        assert result.form["QueueResult"] == "bridged"
+        [leave] = h.simulator.ledger("queue_leave")
+        assert leave["result"] == "bridged"
+        [bridge] = h.simulator.ledger("bridge")
+        assert bridge["connected"] and bridge["handoff_id"] == handoff
 
 
 def test_dialling_a_queue_nobody_ever_created_fails_at_once(tmp_path: Path) -> None:

@@ -13,9 +13,10 @@ A simulated handler (``StaffConfig``, all seeded by (seed, identity, n-th call))
 - after a bridged call, wraps up for 10-45 s, then POSTs ``/api/console/<handler_id>/outcome``
   (JSON; outcome drawn from ``outcome_weights``, mostly ``booked`` with a date and a clinic), which
   makes them available again. As a person at the console can only once the console shows the
-  call ended (its outcome form appears then), the handler first looks at the console: while it
-  still shows the call connected (our worker has not applied the call's end yet), they look
-  again every ``OUTCOME_LOOK_AGAIN_S`` simulated seconds, ``OUTCOME_LOOKS`` times at most;
+  call ended (its outcome form for that call appears then), the handler first looks at the
+  console: until it shows this call in wrap-up (our worker may not have applied the call's
+  bridge or end yet), they look again every ``OUTCOME_LOOK_AGAIN_S`` simulated seconds,
+  ``OUTCOME_LOOKS`` times at most, then post anyway (the refusal is ledgered);
 - after a call they did not answer (our engine then makes them ``away``), comes back after
   20-90 s: POST ``/api/console/<handler_id>/state`` ``{"state": "available"}``;
 - at start, signs in: POST state ``available`` for every handler with a known id (retried until
@@ -69,9 +70,10 @@ HANDOFF_QUEUE = re.compile(r"^handoff-(\d+)$")
 CONNECT_TIMEOUT_S = 5.0
 TOTAL_TIMEOUT_S = 15.0
 SIGN_IN_RETRY_S = 1.0
-# Before recording an outcome, a handler waits for the console to show the call ended.
+# Before recording an outcome, a handler waits (up to 10 simulated minutes) for the console to
+# show the call in wrap-up.
 OUTCOME_LOOK_AGAIN_S = 2.0
-OUTCOME_LOOKS = 30
+OUTCOME_LOOKS = 300
 OUTCOMES = ("booked", "declined", "callback", "wrong_number", "not_patient", "other")
 
 
@@ -471,7 +473,7 @@ class Staff:
         """POST the outcome once the console shows the call ended (module docstring)."""
         if self.stopping.is_set():
             return
-        if looks < OUTCOME_LOOKS and self._still_connected(handler, payload.get("handoff_id")):
+        if looks < OUTCOME_LOOKS and not self._in_wrap_up(handler, payload.get("handoff_id")):
             self.scheduler.call_later(
                 OUTCOME_LOOK_AGAIN_S, lambda: self._record_outcome(handler, payload, looks + 1)
             )
@@ -480,20 +482,21 @@ class Staff:
         with self._lock:
             handler.awaiting_outcome = False
 
-    def _still_connected(self, handler: SimHandler, handoff_id: object) -> bool:
-        """Whether the handler's console still shows this handoff connected (False when the
-        console cannot be read: the post then says what is wrong)."""
+    def _in_wrap_up(self, handler: SimHandler, handoff_id: object) -> bool:
+        """Whether the handler's console shows this handoff in wrap-up, waiting for its outcome
+        (True when there is nothing to wait for or the console cannot be read: the post then
+        says what is wrong)."""
         if handler.handler_id is None or not isinstance(handoff_id, int):
-            return False
+            return True
         try:
             response = self._console_request(handler, "GET", self._console_url(handler.handler_id))
             if isinstance(response, int) or not response.ok:
-                return False
+                return True
             data = response.json()
         except (requests.RequestException, ValueError):
-            return False
-        connected = data.get("connected") if isinstance(data, dict) else None
-        return isinstance(connected, dict) and connected.get("handoff_id") == handoff_id
+            return True
+        wrap_up = data.get("wrap_up") if isinstance(data, dict) else None
+        return isinstance(wrap_up, dict) and wrap_up.get("handoff_id") == handoff_id
 
     def _back_after_missed(self, handler: SimHandler) -> None:
         with self._lock:
