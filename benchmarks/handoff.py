@@ -13,7 +13,8 @@ outcome on the handler console), the web process, a Celery worker and beat, on o
 clock from the opening of the next Monday's calling window. Pacing decides how many calls start.
 The run lasts until every journey has ended (or ``--timeout`` real seconds).
 
-The clock runs ``--speed`` times faster than real time, and so does everything the engine takes
+The clock runs at real speed while the database is seeded and the processes start, then, once the
+worker answers, ``--speed`` times faster than real time; and so does everything the engine takes
 real time to do: a quarter of a real second between a patient pressing 1 and the handler's phone
 ringing is five simulated seconds of waiting at the default speed 20. Waits measured here are
 therefore longer than the same engine would give at real speed (``--speed 1``).
@@ -41,13 +42,14 @@ from typing import Any
 
 from benchmarks.handoff_parts.figures import handoff_figures
 from benchmarks.intake import DEFAULT_DATABASE_URL
-from benchmarks.pipeline import seed_referrals, start_clock
+from benchmarks.pipeline import full_speed, seed_referrals, start_clock
 from benchmarks.pipeline_parts.checks import check_outcome, load_ledger
 from benchmarks.pipeline_parts.monitor import monitor
 from benchmarks.pipeline_parts.service import bench_service
 from rmc_outreach import clock, db
 from rmc_outreach.calendar import CallingWindow
 from rmc_outreach.demo_carrier import handler_arguments
+from workers.celery_app import create_celery_app
 
 TARGETS = {"abandoned_rate": 0.03, "wait_median_s": 20.0, "occupancy": 0.70}
 
@@ -70,7 +72,7 @@ def run(options: argparse.Namespace) -> dict[str, Any]:
             + handler_arguments(settings, options.handlers),
         )
         window = CallingWindow(timezone=settings.timezone)
-        start = start_clock(window, service.redis_url, options.speed)
+        start = start_clock(window, service.redis_url)
         clock.use_simulated_clock(service.redis_url)
         referrals = seed_referrals(settings, options.referrals, options.seed)
         print(
@@ -80,6 +82,7 @@ def run(options: argparse.Namespace) -> dict[str, Any]:
         )
         processes.start_carrier(plan)
         processes.start_service()
+        full_speed(processes, create_celery_app(settings), service.redis_url, options.speed)
         log = monitor(
             processes,
             None,

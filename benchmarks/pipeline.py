@@ -10,15 +10,15 @@ minutes on 2 cores. A fresh database (a temporary PostgreSQL database on the ser
 ``--database-url``, created, migrated and dropped by the run; or a temporary SQLite file for a
 ``sqlite:///`` URL) is seeded with ``--referrals`` synthetic referrals (``seed-demo``'s generator).
 Then, as ``make demo`` does (its supervisor and carrier plan are reused): a private Redis, the
-carrier simulator, the web process (gunicorn), one Celery worker and beat, all separate
-processes, on one simulated clock that starts at the opening of the next Monday's calling window
-(the same week whatever the real day), runs ``--speed`` times faster than real time and jumps
-over quiet time. ``--max-calls-in-flight`` is the engine's own cap on calls queued or live
-(``RMC_MAX_CALLS_IN_FLIGHT``): enough to keep the worker saturated, not so many that callbacks
-queue for seconds behind each other. The run lasts until every journey has ended: no referral
-waiting or in outreach, no attempt that is not final, no stored callback unapplied, no call live
-at the carrier (or ``--timeout`` real seconds: then the unfinished ones are reported, not waited
-for). ``--work-dir`` keeps the processes' log and the carrier's ledger.
+carrier simulator, the web process (gunicorn), one Celery worker and beat, all separate processes,
+on one simulated clock that starts at the opening of the next Monday's calling window (the same
+week whatever the real day), runs at real speed until the worker answers, then ``--speed`` times
+faster than real time, and jumps over quiet time. ``--max-calls-in-flight`` is the engine's own cap
+on calls queued or live (``RMC_MAX_CALLS_IN_FLIGHT``): enough to keep the worker saturated, not so
+many that callbacks queue for seconds behind each other. The run lasts until every journey has
+ended: no referral waiting or in outreach, no attempt that is not final, no stored callback
+unapplied, no call live at the carrier (or ``--timeout`` real seconds: then the unfinished ones are
+reported, not waited for). ``--work-dir`` keeps the processes' log and the carrier's ledger.
 
 Meanwhile the worker is killed with SIGKILL ``--kill-workers`` times, spread over the run: the
 i-th kill comes once i/(K+1) of the calls the run is expected to place have been placed. Most
@@ -88,10 +88,11 @@ from workers.queues import Queues
 CALLS_PER_REFERRAL = 2.0
 
 
-def start_clock(window: CallingWindow, redis_url: str, speed: float) -> datetime:
+def start_clock(window: CallingWindow, redis_url: str, speed: float = 1.0) -> datetime:
     """Start the shared simulated clock at the opening of the next Monday's calling window (or
     the next opening after it: a bank holiday), so every run works the same kind of week
-    whatever the real day and hour."""
+    whatever the real day and hour. It runs at ``speed``; the runs start it at real speed while
+    the processes start (``full_speed`` then speeds it up)."""
     today = datetime.now(UTC).date()
     monday = today + timedelta(days=7 - today.weekday())
     start = window.next_open(window.opening(monday))
@@ -101,6 +102,20 @@ def start_clock(window: CallingWindow, redis_url: str, speed: float) -> datetime
     finally:
         client.close()
     return start
+
+
+def full_speed(processes: PipelineProcesses, app: Any, redis_url: str, speed: float) -> None:
+    """Once the worker answers, run the simulated clock ``speed`` times faster than real time
+    from where it is now. Until then it ran at real speed: seeding the database and starting
+    the processes (seconds of importing on a loaded machine) must not pass as simulated hours
+    in which calls go unworked and patients wait for a worker that is not there yet."""
+    processes.wait_worker_ready(app)
+    client = redis.Redis.from_url(redis_url)
+    try:
+        simulated = SimulatedClock(client)
+        simulated.start(simulated.now(), rate=speed)
+    finally:
+        client.close()
 
 
 def seed_referrals(settings: Settings, referrals: int, seed: int) -> int:
@@ -250,12 +265,13 @@ def run(options: argparse.Namespace) -> tuple[Figures, Outcome]:
         app = create_celery_app(settings)
         noop_before = _noop(processes, app, service.redis_url, options.noop_tasks)
         window = CallingWindow(timezone=settings.timezone)
-        start = start_clock(window, service.redis_url, options.speed)
+        start = start_clock(window, service.redis_url)
         clock.use_simulated_clock(service.redis_url)
         referrals = seed_referrals(settings, options.referrals, options.seed)
         print(f"{referrals} referrals; clock starts {start:%a %d %b %Y %H:%M}", file=sys.stderr)
         processes.start_carrier(service.plan)
         processes.start_service()
+        full_speed(processes, app, service.redis_url, options.speed)
         log = monitor(
             processes,
             app,

@@ -149,6 +149,14 @@ class PipelineProcesses:
         command += ["--hostname", f"bench{self._worker_generation}@%h"]
         return self.supervisor.start("worker", command).pid
 
+    def wait_worker_ready(self, app: Celery, timeout_s: float = 180.0) -> None:
+        """Wait until the current worker answers a ping (imported, pool forked, consuming)."""
+        deadline = time.monotonic() + timeout_s
+        while not app.control.ping(timeout=1.0):
+            self.check_alive()
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the worker did not answer within {timeout_s:.0f} s")
+
     def stop_worker(self) -> None:
         """Stop the current worker (warm shutdown, then whatever is left is killed)."""
         process = self.supervisor.children.pop("worker")
