@@ -20,14 +20,15 @@ ringing is five simulated seconds of waiting at the default speed 20. Waits meas
 therefore longer than the same engine would give at real speed (``--speed 1``).
 
 Figures (the last line of output is one JSON object), defined in
-``benchmarks.handoff_parts.figures``: ``abandoned_rate`` (of live-answered calls; target
-<= 0.03), ``wait_median_s`` (target <= 20) and ``wait_p90_s`` (patients' wait for a handler, in
-simulated seconds), ``occupancy`` (handlers' busy share while signed in during calling hours;
-target >= 0.70), ``reach_rate``; and, to explain them, ``idle_handler_s_by_calls_due``
-(handlers' available time, simulated seconds, by how many calls were due and not started
-then), the counts behind each, the pipeline's own checks (``duplicate_calls``,
-``contacts_outside_hours``, ``unfinished_referrals``), ``wall_s``, ``simulated_days`` and
-``cpu_s`` by process.
+``benchmarks.handoff_parts.figures``: ``abandoned_rate`` (of live-answered calls; target <= 0.03),
+``wait_median_s`` (target <= 20) and ``wait_p90_s`` (patients' wait for a handler, in simulated
+seconds), ``occupancy`` (handlers' busy share while signed in during calling hours; target >=
+0.70), ``reach_rate``; and, to explain them, ``idle_handler_s_by_calls_due`` (handlers' available
+time, simulated seconds, by how many calls were due and not started then) and
+``idle_handler_s_by_pacing`` (the part of it while calls were due, by what pacing answered then:
+``allowed``, or why it held calls back), the counts behind each, the pipeline's own checks
+(``duplicate_calls``, ``contacts_outside_hours``, ``unfinished_referrals``), ``wall_s``,
+``simulated_days`` and ``cpu_s`` by process.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ from benchmarks.pipeline_parts.service import bench_service
 from rmc_outreach import clock, db
 from rmc_outreach.calendar import CallingWindow
 from rmc_outreach.demo_carrier import handler_arguments
+from rmc_outreach.engine_config import engine_config
 from workers.celery_app import create_celery_app
 
 TARGETS = {"abandoned_rate": 0.03, "wait_median_s": 20.0, "occupancy": 0.70}
@@ -91,6 +93,7 @@ def run(options: argparse.Namespace) -> dict[str, Any]:
             timeout_s=options.timeout,
             redis_pid=service.redis_pid,
             window=window,
+            pacing_config=engine_config(settings, env=processes.env),
         )
         service.stop()
         ledger = load_ledger(service.ledger_path)
@@ -113,6 +116,7 @@ def run(options: argparse.Namespace) -> dict[str, Any]:
         backend=backend,
         cpu_s=log.cpu_s,
         idle_handler_s_by_calls_due=log.idle_handler_s,
+        idle_handler_s_by_pacing=log.idle_handler_s_by_pacing,
         targets_met={
             "abandoned_rate": figures.abandoned_rate <= TARGETS["abandoned_rate"],
             "wait_median_s": figures.wait_median_s is not None

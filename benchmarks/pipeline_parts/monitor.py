@@ -19,8 +19,9 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select
 
 from benchmarks.pipeline_parts.processes import Kill, PipelineProcesses, cpu_seconds
-from rmc_outreach import clock, db
+from rmc_outreach import clock, db, pacing
 from rmc_outreach.calendar import CallingWindow
+from rmc_outreach.engine_config import EngineConfig
 from rmc_outreach.models import (
     OPEN_REFERRAL_STATUSES,
     AttemptState,
@@ -49,6 +50,9 @@ class Sample:
     calls_waiting: int = 0
     at: datetime | None = None  # simulated time of the sample
     handlers_available: int = 0
+    # Pacing's answer at the sample, when handlers were idle with calls due (``PACING_ALLOWED``:
+    # calls were allowed, the engine had not started them yet); else None.
+    pacing: str | None = None
 
     @property
     def finished(self) -> bool:
@@ -56,12 +60,18 @@ class Sample:
         return not (self.open_referrals or self.open_attempts or self.events_unapplied)
 
 
-def take_sample(window: CallingWindow | None = None) -> Sample:
+PACING_ALLOWED = "allowed"
+
+
+def take_sample(
+    window: CallingWindow | None = None, pacing_config: EngineConfig | None = None
+) -> Sample:
     """Counts the run is steered by, in one read-only transaction.
 
     ``calls_waiting``: calls due that no worker has started yet, inside the calling window (call
     attempts queued for a worker, and referrals whose next step is a call, due now, not yet
-    claimed because the engine's cap on calls in flight was reached).
+    claimed because the engine's cap on calls in flight was reached). With ``pacing_config``,
+    while handlers are available and calls are due, what pacing says of starting calls now.
     """
     moment = clock.now()
     busy_call = and_(
@@ -116,6 +126,10 @@ def take_sample(window: CallingWindow | None = None) -> Sample:
         available = session.scalar(
             select(counted).select_from(Handler).where(Handler.state == HandlerState.AVAILABLE)
         )
+        held: str | None = None
+        if pacing_config is not None and available and waiting:
+            decision = pacing.decide(pacing.gather_inputs(session, pacing_config, moment))
+            held = PACING_ALLOWED if decision.reason is None else decision.reason.value
     return Sample(
         int(open_referrals or 0),
         int(open_attempts or 0),
@@ -125,6 +139,7 @@ def take_sample(window: CallingWindow | None = None) -> Sample:
         waiting,
         moment,
         int(available or 0),
+        held,
     )
 
 
@@ -144,8 +159,10 @@ class RunLog:
     simulated_end: datetime | None = None
     last: Sample | None = None
     cpu_s: dict[str, float] = field(default_factory=dict)
-    # Handlers' available (idle) time in simulated seconds, by how many calls were due then.
+    # Handlers' available (idle) time in simulated seconds, by how many calls were due then,
+    # and (while calls were due) by what pacing said then.
     idle_handler_s: dict[str, float] = field(default_factory=dict)
+    idle_handler_s_by_pacing: dict[str, float] = field(default_factory=dict)
 
 
 # Buckets of ``idle_handler_s``: calls due and not started (lower bound of each bucket).
@@ -164,6 +181,9 @@ def _add_idle(log: RunLog, previous: Sample, sample: Sample) -> None:
     seconds = (sample.at - previous.at).total_seconds() * previous.handlers_available
     key = _bucket(previous.calls_waiting)
     log.idle_handler_s[key] = round(log.idle_handler_s.get(key, 0.0) + seconds, 1)
+    if previous.pacing is not None:
+        by_pacing = log.idle_handler_s_by_pacing
+        by_pacing[previous.pacing] = round(by_pacing.get(previous.pacing, 0.0) + seconds, 1)
 
 
 def _extend_span(
@@ -219,15 +239,17 @@ def monitor(
     timeout_s: float,
     redis_pid: int | None,
     window: CallingWindow | None = None,
+    pacing_config: EngineConfig | None = None,
 ) -> RunLog:
-    """Watch the run until every journey ended (or the timeout), killing the worker on the way."""
+    """Watch the run until every journey ended (or the timeout), killing the worker on the way.
+    With ``pacing_config`` (the engine's), idle handler time is also split by pacing's answer."""
     log = RunLog(simulated_start=clock.now())
     cpu_before = cpu_snapshot(processes, redis_pid)
     started = last = time.perf_counter()
     last_progress = started
     busy = saturated = False
     while True:
-        sample = take_sample(window)
+        sample = take_sample(window, pacing_config)
         moment = time.perf_counter()
         if busy:
             log.busy_s += moment - last
