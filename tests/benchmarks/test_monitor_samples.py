@@ -12,7 +12,7 @@ from rmc_outreach import handlers
 from rmc_outreach.clock import frozen_at
 from rmc_outreach.config import Settings
 from rmc_outreach.db import session_scope
-from rmc_outreach.models import HandlerState, ReferralStatus
+from rmc_outreach.models import Channel, HandlerState, ReferralStatus
 from tests.engine.support import WEDNESDAY_10AM, engine_config_for
 from tests.factories import create_referral
 
@@ -53,7 +53,7 @@ def test_a_sample_asks_pacing_only_while_a_handler_is_idle_with_calls_due(
     with frozen_at(WEDNESDAY_10AM - timedelta(minutes=5)), session_scope() as session:
         create_referral(
             session, status=ReferralStatus.IN_OUTREACH, next_action_at=WEDNESDAY_10AM
-        ).next_channel = "call"
+        ).next_channel = Channel.CALL
         handler = handlers.create_handler(session, None, "H", "client:h")
     with frozen_at(WEDNESDAY_10AM):
         nobody_free = take_sample(config.window, config)
