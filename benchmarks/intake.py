@@ -168,7 +168,8 @@ def synthetic_worklist(rows: int, seed: int) -> bytes:
                 (today - timedelta(days=rng.randrange(1, 120))).strftime("%d/%m/%Y"),
                 "yes" if rng.random() < 0.05 else "",
                 "yes" if rng.random() < 0.03 else "no",
-                "",
+                "",  # letter_only
+                "",  # landline_only
                 "y" if rng.random() < 0.02 else "",
                 "Polish" if rng.random() < 0.02 else "",
                 "",

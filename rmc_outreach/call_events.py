@@ -56,12 +56,16 @@ CALL_BACK_OFFERED = "call_back"
 
 
 def may_text(patient: Patient) -> bool:
-    """Whether this patient may be sent an SMS at all (mobile, no flag, no opt-out)."""
+    """Whether this patient may be sent an SMS at all (mobile, no flag, no opt-out).
+
+    A landline-only patient may not: pressing 2 ("text me how to book") then hears the booking
+    number instead (``call_us_to_book``) and no text is sent."""
     return bool(
         patient.mobile_phone
         and patient.mobile_phone.startswith("+447")
         and not patient.no_sms
         and not patient.letter_only
+        and not patient.landline_only
         and patient.sms_opted_out_at is None
         and patient.contact_opted_out_at is None
     )

@@ -359,11 +359,12 @@ def calls_in_flight(session: Session) -> int:
 
 
 def destination_for(patient: Patient, channel: Channel) -> str | None:
-    """The number an attempt on ``channel`` goes to: SMS to the mobile, calls mobile first."""
+    """The number an attempt on ``channel`` goes to: SMS to the mobile, calls mobile first;
+    for a landline-only patient calls to the landline and no SMS (``Patient.number_to_call``)."""
     if channel is Channel.SMS:
-        return patient.mobile_phone
+        return patient.number_to_text
     if channel is Channel.CALL:
-        return patient.mobile_phone or patient.landline_phone
+        return patient.number_to_call
     return None
 
 

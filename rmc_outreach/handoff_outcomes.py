@@ -13,12 +13,13 @@ What each outcome does (``apply_outcome``; the rules a careful RMC follows):
   reached (automation stays stopped: a person rings).
 - ``wrong_number``: the number used is taken off the patient's record (so neither the journey
   nor a handler uses it again) and automated contact ends: the referral → exhausted, reason
-  ``wrong_number``, every channel stops. If the patient has another phone, a callback request to
-  it is made at once, so a person tries the other number before anyone writes to the GP; with no
-  phone left, the exhausted referral is the hand-back (staff check the contact details with the
-  referrer). Automation does not simply carry on: a number that reached a stranger casts doubt on
-  the record, and the next step (an SMS to a mobile on the same record) could disclose the
-  referral to the wrong person.
+  ``wrong_number``, every channel stops. If the patient has another phone we may call (not the
+  mobile of a landline-only patient), a callback request to it is made at once, so a person
+  tries the other number before anyone writes to the GP; with no phone left, the exhausted
+  referral is the hand-back (staff check the contact details with the referrer). Automation
+  does not simply carry on: a number that reached a stranger casts doubt on the record, and the
+  next step (an SMS to a mobile on the same record) could disclose the referral to the wrong
+  person.
 - ``not_patient``: someone else answered. Nothing is disclosed, the number stays (the patient may
   live there), a callback request to the same number is made at the time given, or by default at
   the first calling time two hours on. The referral's status is left as it is.
@@ -307,7 +308,8 @@ def _settle(session: Session, referral: Referral, status: ReferralStatus, moment
 
 
 def _remove_number(patient: Patient, number: str | None) -> tuple[str | None, str | None]:
-    """Take ``number`` off the patient's record; returns (which field, another phone left)."""
+    """Take ``number`` off the patient's record; returns (which field, another phone left to
+    call: never the mobile of a landline-only patient)."""
     removed = None
     for field, kind in (
         ("mobile_phone", "mobile"),
@@ -317,8 +319,7 @@ def _remove_number(patient: Patient, number: str | None) -> tuple[str | None, st
         if number and getattr(patient, field) == number:
             setattr(patient, field, None)
             removed = removed or kind
-    other = patient.mobile_phone or patient.landline_phone
-    return removed, other
+    return removed, patient.number_to_call
 
 
 def apply_outcome(

@@ -9,6 +9,9 @@
 
 Numbers are matched to patients by mobile number. When none or several patients have it the
 reply still becomes a callback request, with no referral: we never guess who wrote.
+
+No text goes back to the mobile of landline-only patients (every patient with that mobile asked
+for it): what they sent is acted on as for anyone, only the reply text is left out.
 """
 
 from __future__ import annotations
@@ -101,8 +104,22 @@ def receive(session: Session, payload: dict[str, Any], context: PublicContext) -
     if keyword is not Keyword.REPLY:
         mark_processed(session, event_id)
         log.info("inbound sms %s: %s", event_id, keyword)
-    reply = render_sms(REPLY_TEMPLATES[keyword], context)
+    reply = None
+    if landline_only_number(session, number):
+        log.info("inbound sms %s: no reply text (landline only)", event_id)
+    else:
+        reply = render_sms(REPLY_TEMPLATES[keyword], context)
     return InboundResult(reply, event_id, needs_task=keyword is Keyword.REPLY)
+
+
+def landline_only_number(session: Session, number: str) -> bool:
+    """Whether ``number`` is the mobile of landline-only patients only (at least one): a number
+    we must not text."""
+    if not number:
+        return False
+    flags = session.scalars(select(Patient.landline_only).where(Patient.mobile_phone == number))
+    found = list(flags)
+    return bool(found) and all(found)
 
 
 def set_sms_opt_out(

@@ -7,9 +7,10 @@ A journey is a cadence of steps, e.g. for a routine referral::
 
 Urgent and two-week-wait referrals use a faster cadence. Steps the patient cannot or must not get
 are skipped: no SMS without a mobile, after an SMS opt-out or with the no-SMS flag; only letters
-for letter-only patients; no letter without a postal address. The journey stops the moment the
-patient is reached, books, declines or opts out of contact; when it runs out the referral is
-``exhausted`` and handed back to people.
+for letter-only patients; for landline-only patients calls on the landline and no SMS at all
+(without a landline, only the letter); no letter without a postal address. The journey stops
+the moment the patient is reached, books, declines or opts out of contact; when it runs out the
+referral is ``exhausted`` and handed back to people.
 """
 
 from __future__ import annotations
@@ -100,6 +101,7 @@ class ContactProfile:
     has_postal_address: bool
     no_sms: bool = False
     letter_only: bool = False
+    landline_only: bool = False  # the mobile is never used: calls to the landline, no SMS
     sms_opted_out: bool = False
     contact_opted_out: bool = False
 
@@ -112,7 +114,14 @@ class ContactProfile:
         if self.letter_only:
             return False
         if channel is Channel.SMS:
-            return self.has_mobile and not self.no_sms and not self.sms_opted_out
+            return (
+                self.has_mobile
+                and not self.landline_only
+                and not self.no_sms
+                and not self.sms_opted_out
+            )
+        if self.landline_only:
+            return self.has_landline
         return self.has_mobile or self.has_landline
 
 

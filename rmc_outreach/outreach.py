@@ -111,6 +111,8 @@ def _phone_refusal(attempt: ContactAttempt, patient: Patient, config: EngineConf
     destination = attempt.destination or ""
     checks = [
         (patient.letter_only, "letter_only"),
+        # Calls only to the landline, no SMS at all (an attempt made before the flag was set).
+        (patient.landline_only and destination != patient.landline_phone, "landline_only"),
         (destination not in (patient.mobile_phone, patient.landline_phone), "number_changed"),
         (config.production and is_fictional(destination), "fictional_number"),
     ]

@@ -54,6 +54,7 @@ def contact_profile(patient: Patient) -> ContactProfile:
         has_postal_address=patient.has_postal_address,
         no_sms=patient.no_sms,
         letter_only=patient.letter_only,
+        landline_only=patient.landline_only,
         sms_opted_out=patient.sms_opted_out_at is not None,
         contact_opted_out=patient.contact_opted_out_at is not None,
     )

@@ -241,6 +241,7 @@ class Preferences:
     no_voicemail: bool
     no_sms: bool
     letter_only: bool
+    landline_only: bool
     large_print: bool
     language: str | None
     sms_opted_out: bool
@@ -264,6 +265,7 @@ def parse_preferences(form: Mapping[str, Any]) -> Preferences:
         no_voicemail=ticked("no_voicemail"),
         no_sms=ticked("no_sms"),
         letter_only=ticked("letter_only"),
+        landline_only=ticked("landline_only"),
         large_print=ticked("large_print"),
         language=language,
         sms_opted_out=ticked("sms_opted_out"),
@@ -277,6 +279,7 @@ def current_preferences(patient: Patient) -> Preferences:
         no_voicemail=patient.no_voicemail,
         no_sms=patient.no_sms,
         letter_only=patient.letter_only,
+        landline_only=patient.landline_only,
         large_print=patient.large_print,
         language=patient.language,
         sms_opted_out=patient.sms_opted_out_at is not None,
@@ -301,7 +304,14 @@ def update_preferences(
     }
     if not changed:
         raise ActionRefused("preferences", "nothing was changed: tick or untick a preference first")
-    for name in ("no_voicemail", "no_sms", "letter_only", "large_print", "language"):
+    for name in (
+        "no_voicemail",
+        "no_sms",
+        "letter_only",
+        "landline_only",
+        "large_print",
+        "language",
+    ):
         setattr(patient, name, getattr(wanted, name))
     moment = now()
     if "sms_opted_out" in changed:

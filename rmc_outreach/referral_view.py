@@ -50,6 +50,7 @@ class ContactNeeds:
     no_voicemail: bool
     no_sms: bool
     letter_only: bool
+    landline_only: bool
     large_print: bool
     language: str | None
     sms_opted_out_at: datetime | None
@@ -57,6 +58,7 @@ class ContactNeeds:
     contact_opted_out_at: datetime | None
     contact_opt_out_source: str | None
     has_postal_address: bool
+    has_landline: bool
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,7 @@ def _needs(patient: Patient) -> ContactNeeds:
         no_voicemail=patient.no_voicemail,
         no_sms=patient.no_sms,
         letter_only=patient.letter_only,
+        landline_only=patient.landline_only,
         large_print=patient.large_print,
         language=patient.language,
         sms_opted_out_at=patient.sms_opted_out_at,
@@ -114,6 +117,7 @@ def _needs(patient: Patient) -> ContactNeeds:
         contact_opted_out_at=patient.contact_opted_out_at,
         contact_opt_out_source=patient.contact_opt_out_source,
         has_postal_address=patient.has_postal_address,
+        has_landline=bool(patient.landline_phone),
     )
 
 

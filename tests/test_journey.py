@@ -79,11 +79,58 @@ def test_urgent_referrals_move_faster_than_routine_ones() -> None:
     assert walk(Priority.TWO_WEEK_WAIT, EVERYTHING, start) == urgent
 
 
-def test_a_landline_only_patient_gets_calls_and_a_letter_but_never_an_sms() -> None:
+def test_a_patient_with_only_a_landline_gets_calls_and_a_letter_but_never_an_sms() -> None:
     profile = ContactProfile(has_mobile=False, has_landline=True, has_postal_address=True)
     channels = [contact.channel for contact in walk(Priority.ROUTINE, profile, london(30, 9))]
     assert Channel.SMS not in channels
     assert channels == [Channel.CALL, Channel.CALL, Channel.CALL, Channel.LETTER]
+
+
+def test_a_landline_only_patient_with_both_phones_is_called_and_written_to_never_texted() -> None:
+    profile = ContactProfile(True, True, True, landline_only=True)
+    for priority in Priority:
+        plan = walk(priority, profile, london(30, 9))
+        channels = [contact.channel for contact in plan]
+        assert Channel.SMS not in channels
+        assert channels.count(Channel.CALL) >= 3
+        assert channels[-1] is Channel.LETTER
+    assert not profile.allows(Channel.SMS)
+    assert profile.allows(Channel.CALL)
+
+
+def test_a_landline_only_patient_without_a_landline_gets_only_the_letter() -> None:
+    for flags in ({}, {"no_sms": True}):
+        profile = ContactProfile(
+            has_mobile=True,
+            has_landline=False,
+            has_postal_address=True,
+            landline_only=True,
+            **flags,
+        )
+        plan = walk(Priority.TWO_WEEK_WAIT, profile, london(30, 9))
+        assert [contact.channel for contact in plan] == [Channel.LETTER]
+        assert plan[0].step == len(POLICY.cadence(Priority.TWO_WEEK_WAIT))  # calls, SMS skipped
+
+
+def test_a_landline_only_patient_without_a_landline_or_an_address_is_handed_back() -> None:
+    profile = ContactProfile(
+        has_mobile=True, has_landline=False, has_postal_address=False, landline_only=True
+    )
+    decision = next_contact(
+        POLICY,
+        Priority.ROUTINE,
+        profile,
+        steps_done=0,
+        last_contact_at=None,
+        now=london(30, 9),
+        window=WINDOW,
+    )
+    assert decision == JourneyEnd(EndReason.NO_USABLE_CHANNEL)
+
+
+def test_letter_only_wins_over_landline_only() -> None:
+    profile = ContactProfile(True, True, True, letter_only=True, landline_only=True)
+    assert [c.channel for c in walk(Priority.ROUTINE, profile, london(30, 9))] == [Channel.LETTER]
 
 
 def test_sms_flags_and_opt_outs_skip_every_sms_step() -> None:
@@ -143,6 +190,7 @@ def test_a_patient_we_may_not_contact_at_all_is_handed_back() -> None:
         has_postal_address=st.booleans(),
         no_sms=st.booleans(),
         letter_only=st.booleans(),
+        landline_only=st.booleans(),
         sms_opted_out=st.booleans(),
     ),
     steps_done=st.integers(min_value=0, max_value=8),
@@ -176,3 +224,6 @@ def test_every_contact_is_due_inside_the_window_and_never_in_the_past(
     assert decision.due_at >= now
     assert WINDOW.is_open(decision.due_at)
     assert profile.allows(decision.channel)
+    if profile.landline_only:
+        assert decision.channel is not Channel.SMS
+        assert decision.channel is not Channel.CALL or profile.has_landline

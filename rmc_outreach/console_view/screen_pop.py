@@ -132,6 +132,7 @@ def contact_flags(patient: Patient) -> tuple[str, ...]:
             ("Contact opted out", patient.contact_opted_out_at is not None),
             ("SMS opted out", patient.sms_opted_out_at is not None),
             ("Letter only", patient.letter_only),
+            ("Landline only", patient.landline_only),
             ("No voicemail", patient.no_voicemail),
             ("No SMS", patient.no_sms),
             ("Large print", patient.large_print),

@@ -23,7 +23,13 @@ REQUIRED_COLUMNS: tuple[str, ...] = (
     "priority",
     "referral_date",
 )
-FLAG_COLUMNS: tuple[str, ...] = ("no_voicemail", "no_sms", "letter_only", "large_print")
+FLAG_COLUMNS: tuple[str, ...] = (
+    "no_voicemail",
+    "no_sms",
+    "letter_only",
+    "landline_only",
+    "large_print",
+)
 OPTIONAL_COLUMNS: tuple[str, ...] = (*FLAG_COLUMNS, "language", "carer_phone")
 KNOWN_COLUMNS = frozenset(REQUIRED_COLUMNS + OPTIONAL_COLUMNS)
 

@@ -29,6 +29,7 @@ PATIENT_OPTIONAL_FIELDS: tuple[str, ...] = (
     "no_voicemail",
     "no_sms",
     "letter_only",
+    "landline_only",
     "large_print",
     "language",
 )
@@ -62,6 +63,7 @@ class ReferralRow:
     no_voicemail: bool
     no_sms: bool
     letter_only: bool
+    landline_only: bool
     large_print: bool
     language: str | None
 

@@ -17,6 +17,11 @@ from rmc_outreach.intake.records import Identity, ReferralRow, identity_of
 from rmc_outreach.intake.report import RowProblem, RowWarning
 
 NO_POSTAL_ADDRESS = "no postal address: letters cannot be sent"
+LANDLINE_ONLY_WITHOUT_LANDLINE = (
+    "landline_only is set but there is no landline number: no automated calls or texts "
+    "(the mobile is never used)"
+)
+LETTER_INSTEAD = "; a letter is sent instead"
 MAX_ROWS_NAMED = 5
 
 
@@ -156,7 +161,9 @@ class RowValidator:
 def _cross_field_checks(
     row: int, values: dict[str, Any], problems: list[RowProblem]
 ) -> list[RowWarning]:
-    """Rules across columns: dates in order, a way to reach the patient, letters need an address."""
+    """Rules across columns: dates in order, a way to reach the patient, letters need an address,
+    landline only needs a landline (without one the patient gets the letter, as a patient with
+    no phone does; with no address either, only a carer's phone is left for staff to use)."""
     failed = {problem.column for problem in problems}
     born = values["date_of_birth"]
     referred = values["referral_date"]
@@ -166,8 +173,31 @@ def _cross_field_checks(
         )
     if "postcode" in failed or "address_line_1" in failed:
         return []
-    if values["address_line_1"] and values["postcode"]:
-        return []
+    has_address = bool(values["address_line_1"] and values["postcode"])
+    phones_known = failed.isdisjoint(("mobile_phone", "landline_phone", "carer_phone"))
+    warnings: list[RowWarning] = []
+    if (
+        values["landline_only"]
+        and not values["letter_only"]
+        and phones_known
+        and not values["landline_phone"]
+    ):
+        if has_address or values["carer_phone"]:
+            warning = LANDLINE_ONLY_WITHOUT_LANDLINE + (LETTER_INSTEAD if has_address else "")
+            warnings.append(RowWarning(row, "landline_only", warning))
+        elif values["mobile_phone"]:
+            problems.append(
+                RowProblem(
+                    row,
+                    "landline_only",
+                    "landline_only is set but there is no landline number and no postal "
+                    "address (address_line_1 and a valid postcode): the patient cannot be "
+                    "contacted, the mobile is never used",
+                )
+            )
+            return []
+    if has_address:
+        return warnings
     if values["letter_only"]:
         problems.append(
             RowProblem(
@@ -177,7 +207,6 @@ def _cross_field_checks(
                 "(address_line_1 and a valid postcode)",
             )
         )
-    phones_known = failed.isdisjoint(("mobile_phone", "landline_phone", "carer_phone"))
     if phones_known and not (
         values["mobile_phone"] or values["landline_phone"] or values["carer_phone"]
     ):
@@ -187,7 +216,7 @@ def _cross_field_checks(
             )
         )
     column = "postcode" if values["address_line_1"] else "address_line_1"
-    return [RowWarning(row, column, NO_POSTAL_ADDRESS)]
+    return [*warnings, RowWarning(row, column, NO_POSTAL_ADDRESS)]
 
 
 class _Consistency:

@@ -43,6 +43,8 @@ class Patient(Base):
     no_voicemail: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     no_sms: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     letter_only: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Calls go to the landline only; the mobile is never called or texted.
+    landline_only: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     large_print: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     language: Mapped[str | None] = mapped_column(String(35))
 
@@ -60,6 +62,19 @@ class Patient(Base):
     def has_postal_address(self) -> bool:
         """A letter can be sent: a first address line and a postcode."""
         return bool(self.address_line_1 and self.postcode)
+
+    @property
+    def number_to_call(self) -> str | None:
+        """The number calls go to: the mobile first, else the landline; only ever the landline
+        for a landline-only patient (None when they have none)."""
+        if self.landline_only:
+            return self.landline_phone
+        return self.mobile_phone or self.landline_phone
+
+    @property
+    def number_to_text(self) -> str | None:
+        """The number texts go to: the mobile, never for a landline-only patient."""
+        return None if self.landline_only else self.mobile_phone
 
 
 # The referral search by name (``rmc_outreach.referral_search``): a prefix of the family name

@@ -250,7 +250,7 @@ def _row(rng: random.Random, ubrn: str, nhs_number: str, today: date) -> dict[st
     date_of_birth = _date_of_birth(rng, today, child)
 
     phone_shape = rng.random()
-    mobile = "" if phone_shape < 0.15 else _mobile(rng)  # ~15% landline only
+    mobile = "" if phone_shape < 0.15 else _mobile(rng)  # ~15% have only a landline
     landline = _landline(rng) if phone_shape < 0.5 else ""  # ~35% have both
     carer = ""
     if child or rng.random() < 0.036:
@@ -292,6 +292,8 @@ def _row(rng: random.Random, ubrn: str, nhs_number: str, today: date) -> dict[st
         "no_voicemail": _flag(rng, 0.05, spelling),
         "no_sms": _flag(rng, 0.05, spelling),
         "letter_only": _flag(rng, 0.03, spelling),
+        # Asked for by some patients with both phones (~3% of all): calls to the landline only.
+        "landline_only": _flag(rng, 0.08 if mobile and landline else 0.0, spelling),
         "large_print": _flag(rng, 0.04, spelling),
         "language": language,
         "carer_phone": carer,

@@ -100,15 +100,20 @@ def make_handler(session: Any, name: str, state: HandlerState, seconds: int = 60
 
 
 def make_floor() -> Floor:
-    """Asha on a call with an urgent cardiology patient (no voicemail, Welsh); Ben available;
-    Cara away; two callback requests (one an SMS reply) and an earlier handoff with a note."""
+    """Asha on a call with an urgent cardiology patient (landline only, no voicemail, Welsh); Ben
+    available; Cara away; two callback requests (one an SMS reply) and an earlier handoff with a
+    note."""
     floor = Floor()
     with session_scope() as session:
         asha = make_handler(session, "Asha", HandlerState.ON_CALL, 95)
         ben = make_handler(session, "Ben", HandlerState.AVAILABLE, 30)
         cara = make_handler(session, "Cara", HandlerState.AWAY, 600)
         patient = create_patient(
-            session, no_voicemail=True, language="Welsh", landline_phone="+441632960111"
+            session,
+            no_voicemail=True,
+            landline_only=True,
+            language="Welsh",
+            landline_phone="+441632960111",
         )
         referral = create_referral(
             session,
@@ -287,7 +292,7 @@ def test_the_screen_pop_shows_the_connected_patient_with_masked_identifiers(
     assert card["ubrn"] == floor.ubrn
     assert card["nhs_number_masked"] == "*** *** " + floor.nhs_number[-4:]
     assert (card["specialty"], card["priority"]) == ("Cardiology", "urgent")
-    assert card["flags"] == ["No voicemail", "Language: Welsh"]
+    assert card["flags"] == ["Landline only", "No voicemail", "Language: Welsh"]
     assert [phone["kind"] for phone in card["phones"]] == ["Mobile", "Landline"]
     journey = [(entry["kind"], entry["what"], entry["outcome"]) for entry in card["journey"]]
     assert journey == [
@@ -408,6 +413,7 @@ def test_the_page_shows_what_the_json_says(
         card["ubrn"],
         card["specialty"],
         "Urgent",
+        "Landline only",
         "No voicemail",
         "Language: Welsh",
         "Asked us to ring after lunch",

@@ -75,8 +75,15 @@ class WrapUp:
     old_callback_id: int
 
 
-def make_wrap_up(*, landline: str | None = LANDLINE, on_call: bool = False) -> WrapUp:
-    """Dev wrapping up (or still on) a call with a reached patient, called on their mobile."""
+def make_wrap_up(
+    *,
+    landline: str | None = LANDLINE,
+    on_call: bool = False,
+    called: str = MOBILE,
+    landline_only: bool = False,
+) -> WrapUp:
+    """Dev wrapping up (or still on) a call with a reached patient, called on their mobile (or
+    on ``called``)."""
     with session_scope() as session:
         handler = Handler(
             display_name="Dev",
@@ -91,7 +98,9 @@ def make_wrap_up(*, landline: str | None = LANDLINE, on_call: bool = False) -> W
                 handler_id=handler.id, state=handler.state, started_at=handler.state_changed_at
             )
         )
-        patient = create_patient(session, mobile_phone=MOBILE, landline_phone=landline)
+        patient = create_patient(
+            session, mobile_phone=MOBILE, landline_phone=landline, landline_only=landline_only
+        )
         referral = create_referral(
             session,
             patient=patient,
@@ -104,7 +113,7 @@ def make_wrap_up(*, landline: str | None = LANDLINE, on_call: bool = False) -> W
             referral,
             state=AttemptState.FINAL,
             outcome=AttemptOutcome.HUMAN_HANDOFF,
-            destination=MOBILE,
+            destination=called,
             provider_sid="CA" + uuid.uuid4().hex,
         )
         sms = create_attempt(session, referral, channel=Channel.SMS, step=2, destination=MOBILE)
@@ -284,6 +293,21 @@ def test_wrong_number_with_no_other_phone_hands_the_referral_back_to_staff(
     assert after.patient.mobile_phone is None
     assert after.referral.status is ReferralStatus.EXHAUSTED
     assert after.new_callbacks == []
+
+
+def test_a_wrong_landline_of_a_landline_only_patient_is_never_followed_up_on_the_mobile(
+    database: Engine, client: FlaskClient
+) -> None:
+    wrap = make_wrap_up(called=LANDLINE, landline_only=True)
+
+    response = post_outcome(client, wrap, outcome="wrong_number")
+
+    assert response.status_code == 200
+    assert response.get_json()["number_removed"] == "landline"
+    after = read_after(wrap)
+    assert (after.patient.mobile_phone, after.patient.landline_phone) == (MOBILE, None)
+    assert after.referral.status is ReferralStatus.EXHAUSTED
+    assert after.new_callbacks == []  # a person checks the record; nobody rings the mobile
 
 
 def test_not_the_patient_keeps_the_number_and_tries_again_later(

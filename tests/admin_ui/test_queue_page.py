@@ -185,11 +185,15 @@ def test_contact_needs_are_shown_as_words(database: Engine, client: FlaskClient)
         )
         create_referral(session, patient=patient)
         create_referral(session)
+        landline_only = create_patient(session, landline_phone="+441632960132", landline_only=True)
+        create_referral(session, patient=landline_only)
 
     page = read_queue_page(client.get("/").get_data(as_text=True))
 
     needs = [row[5] for row in page.oldest_rows]
-    assert sorted(needs) == sorted(["Letter only No voicemail No SMS Large print", "None"])
+    assert sorted(needs) == sorted(
+        ["Letter only No voicemail No SMS Large print", "None", "Landline only"]
+    )
 
 
 def test_an_empty_queue_explains_how_to_import_referrals(

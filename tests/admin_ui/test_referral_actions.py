@@ -244,6 +244,78 @@ def test_preferences_change_flags_and_opt_outs_and_list_each_change(
     assert "nothing was changed" in unchanged.get_data(as_text=True)
 
 
+def test_landline_only_is_set_and_cleared_with_a_reason_and_each_change_audited(
+    database: Engine, client: StaffClient
+) -> None:
+    referral_id = open_referral()
+    with session_scope() as session:
+        patient = session.get_one(Referral, referral_id).patient
+        patient.landline_phone = "+441632960131"
+        patient.no_voicemail = True
+
+    set_response = client.post(
+        f"/referrals/{referral_id}/preferences",
+        data={"no_voicemail": "on", "landline_only": "on", "reason": "Patient asked by phone"},
+    )
+    assert set_response.status_code == 303
+    assert patient_of(referral_id).landline_only is True
+    page = client.get(f"/referrals/{referral_id}").get_data(as_text=True)
+    assert "<dt>Landline only</dt><dd>Yes</dd>" in page
+    assert 'id="pref-landline_only" name="landline_only" value="on" checked' in page
+
+    cleared = client.post(
+        f"/referrals/{referral_id}/preferences",
+        data={"no_voicemail": "on", "reason": "Mobile is fine again"},
+    )
+    assert cleared.status_code == 303
+    assert patient_of(referral_id).landline_only is False
+    assert patient_of(referral_id).no_voicemail is True
+    assert audit_actions() == [
+        (
+            "patient.preferences",
+            {
+                "reason": "Patient asked by phone",
+                "referral_id": referral_id,
+                "changed": {"landline_only": [False, True]},
+            },
+        ),
+        (
+            "patient.preferences",
+            {
+                "reason": "Mobile is fine again",
+                "referral_id": referral_id,
+                "changed": {"landline_only": [True, False]},
+            },
+        ),
+    ]
+
+
+def test_the_page_says_when_a_landline_only_patient_has_no_landline(
+    database: Engine, client: StaffClient
+) -> None:
+    with session_scope() as session:
+        patient = create_patient(session, landline_phone=None, landline_only=True)
+        referral_id = create_referral(session, patient=patient).id
+
+    page = client.get(f"/referrals/{referral_id}").get_data(as_text=True)
+
+    assert "Yes: no landline on record, so no calls or texts" in page
+
+
+def test_landline_only_needs_a_reason_and_without_one_nothing_changes(
+    database: Engine, client: StaffClient
+) -> None:
+    referral_id = open_referral()
+
+    response = client.post(
+        f"/referrals/{referral_id}/preferences", data={"landline_only": "on", "reason": ""}
+    )
+
+    assert response.status_code == 422
+    assert patient_of(referral_id).landline_only is False
+    assert audit_actions() == []
+
+
 def test_a_language_with_digits_is_refused(database: Engine, client: StaffClient) -> None:
     referral_id = open_referral()
 

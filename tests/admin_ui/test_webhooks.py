@@ -359,6 +359,69 @@ def test_pressing_2_without_a_mobile_says_the_number_instead_and_sends_nothing(
     assert webhooks.provider.messages == []
 
 
+def landline_call(**patient_fields: object) -> tuple[uuid.UUID, str]:
+    """A call under way to the landline of a landline-only patient who also has a mobile."""
+    call_sid = new_call_sid()
+    with session_scope() as session:
+        patient = create_patient(
+            session, landline_phone="+441632960124", landline_only=True, **patient_fields
+        )
+        referral = create_referral(
+            session, patient=patient, status=ReferralStatus.IN_OUTREACH, journey_step=1
+        )
+        attempt = create_attempt(
+            session,
+            referral,
+            state=AttemptState.SENT,
+            provider_sid=call_sid,
+            destination=patient.landline_phone,
+        )
+        return attempt.id, call_sid
+
+
+def test_pressing_2_as_a_landline_only_patient_says_the_number_and_texts_nothing(
+    webhooks: Webhooks,
+) -> None:
+    attempt_id, call_sid = landline_call()
+    with frozen_at(WEDNESDAY_10AM):
+        response = webhooks.post(
+            f"/twilio/voice/{attempt_id}/choice?round=1", call_params(call_sid, Digits="2")
+        )
+        webhooks.run_enqueued()
+
+    body = response.get_data(as_text=True)
+    assert "cannot send you a text" in body
+    assert "We will send you a text" not in body
+    assert webhooks.config.public_context.booking_number_spoken in body
+    assert webhooks.provider.messages == []
+    referral = referral_of(attempt_id)
+    assert (referral.status, referral.reached_by) == (ReferralStatus.REACHED, Channel.CALL)
+    with session_scope(read_only=True) as session:
+        channels = session.scalars(
+            select(ContactAttempt.channel).where(ContactAttempt.referral_id == referral.id)
+        ).all()
+    assert channels == [Channel.CALL]  # no how-to-book text was even created
+
+
+def test_a_machine_on_a_landline_only_patients_landline_gets_the_voicemail_unless_they_said_no(
+    webhooks: Webhooks,
+) -> None:
+    allowed_id, allowed_sid = landline_call()
+    refused_id, refused_sid = landline_call(no_voicemail=True)
+    for attempt_id, call_sid in ((allowed_id, allowed_sid), (refused_id, refused_sid)):
+        webhooks.post(
+            f"/twilio/voice/{attempt_id}/amd",
+            call_params(call_sid, AnsweredBy="machine_end_beep"),
+        )
+        webhooks.run_enqueued()
+
+    updates = dict(webhooks.provider.twiml_updates)
+    assert webhooks.config.public_context.booking_number_spoken in updates[allowed_sid]
+    assert "<Say" not in updates[refused_sid] and "<Hangup" in updates[refused_sid]
+    assert load_attempt(allowed_id).voicemail_at is not None
+    assert load_attempt(refused_id).voicemail_at is None
+
+
 def test_pressing_3_declines_the_referral_and_stops_every_channel(webhooks: Webhooks) -> None:
     attempt_id, call_sid = sent_call()
     with session_scope() as session:

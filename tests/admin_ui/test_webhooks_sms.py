@@ -187,3 +187,36 @@ def test_a_replayed_inbound_text_is_applied_once_and_not_answered_twice(
     assert "<Message>" not in again
     with session_scope(read_only=True) as session:
         assert len(session.scalars(select(CallbackRequest)).all()) == 1
+
+
+def test_texts_from_a_landline_only_patients_mobile_are_acted_on_but_never_answered_by_text(
+    webhooks: Webhooks,
+) -> None:
+    referral_id, mobile = patient_in_outreach(landline_phone="+441632960125", landline_only=True)
+
+    with frozen_at(WEDNESDAY_10AM):
+        stop_reply = inbound(webhooks, mobile, "STOP")
+        help_reply = inbound(webhooks, mobile, "HELP")
+        call_reply = inbound(webhooks, mobile, "CALL")
+        webhooks.run_enqueued()
+
+    for reply in (stop_reply, help_reply, call_reply):
+        assert "<Message" not in reply
+    with session_scope(read_only=True) as session:
+        patient = session.scalars(select(Patient)).one()
+        callback = session.scalars(select(CallbackRequest)).one()
+        referral = session.get_one(Referral, referral_id)
+    assert patient.sms_opted_out_at == WEDNESDAY_10AM  # STOP still recorded
+    assert (referral.status, referral.reached_by) == (ReferralStatus.REACHED, Channel.SMS)
+    assert (callback.referral_id, callback.reason) == (referral_id, "sms_reply")
+
+
+def test_a_shared_mobile_still_gets_replies_unless_every_patient_on_it_is_landline_only(
+    webhooks: Webhooks,
+) -> None:
+    mobile = drama_mobile(126)
+    with session_scope() as session:
+        create_patient(session, mobile_phone=mobile, landline_only=True)
+        create_patient(session, mobile_phone=mobile)
+
+    assert "<Message" in inbound(webhooks, mobile, "HELP")

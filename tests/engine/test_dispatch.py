@@ -19,6 +19,7 @@ from rmc_outreach.models import (
     ContactAttempt,
     HandlerState,
     Handoff,
+    Patient,
     Priority,
     Referral,
     ReferralStatus,
@@ -432,3 +433,59 @@ def test_a_postgresql_claim_alone_commits_without_waiting_for_the_wal_flush(
     with session_scope() as session:
         after = session.scalar(text("SHOW synchronous_commit"))
     assert (during, after) == ("off", "on")
+
+
+@pytest.mark.parametrize(
+    ("phones", "call_to", "text_to"),
+    [
+        (
+            {"mobile_phone": "+447700900101", "landline_phone": "+441632960101"},
+            "+447700900101",
+            "+447700900101",
+        ),
+        ({"mobile_phone": None, "landline_phone": "+441632960102"}, "+441632960102", None),
+        (
+            {
+                "mobile_phone": "+447700900103",
+                "landline_phone": "+441632960103",
+                "landline_only": True,
+            },
+            "+441632960103",
+            None,
+        ),
+        (
+            {"mobile_phone": "+447700900104", "landline_phone": None, "landline_only": True},
+            None,
+            None,
+        ),
+    ],
+    ids=["both-phones", "landline-only-number", "landline-only-flag", "flag-without-landline"],
+)
+def test_calls_go_mobile_first_and_a_landline_only_patient_is_called_on_the_landline_only(
+    phones: dict[str, object], call_to: str | None, text_to: str | None
+) -> None:
+    patient = Patient(**phones)
+
+    assert dispatch.destination_for(patient, Channel.CALL) == call_to
+    assert dispatch.destination_for(patient, Channel.SMS) == text_to
+    assert dispatch.destination_for(patient, Channel.LETTER) is None
+
+
+def test_a_text_due_when_the_patient_asks_for_landline_only_is_skipped_at_the_claim(
+    database: Engine, config: EngineConfig
+) -> None:
+    with frozen_at(WEDNESDAY_10AM):
+        referral_id = due_referral(Priority.ROUTINE, 1, channel=Channel.SMS)
+        with session_scope() as session:
+            patient = session.get_one(Referral, referral_id).patient
+            patient.landline_phone = "+441632960105"
+            patient.landline_only = True  # set by a supervisor after the text was planned
+        result = dispatch.run_dispatch(config)
+
+    assert result.queued == []
+    with session_scope(read_only=True) as session:
+        referral = session.get_one(Referral, referral_id)
+        assert session.scalars(select(ContactAttempt)).all() == []
+        assert referral.next_channel is Channel.CALL  # the next call, on a later day
+        assert referral.next_action_at is not None
+        assert referral.next_action_at.date() > WEDNESDAY_10AM.date()

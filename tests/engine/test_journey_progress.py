@@ -21,7 +21,7 @@ from rmc_outreach.models import (
     ReferralStatus,
 )
 from tests.engine.support import WEDNESDAY_10AM, FakeProvider
-from tests.factories import create_patient, create_referral
+from tests.factories import create_patient, create_referral, drama_landline
 
 
 def report_call(attempt_id: uuid.UUID, status: str, **extra: str) -> None:
@@ -109,6 +109,63 @@ def test_a_letter_only_patient_gets_just_the_letter(
     done = walk_journey(referral_id, provider, config)
 
     assert [channel for channel, _ in done] == [Channel.LETTER]
+    assert provider.calls == [] and provider.messages == []
+
+
+def test_a_landline_only_patient_is_called_only_on_the_landline_and_never_texted(
+    database: Engine, config: EngineConfig, provider: FakeProvider
+) -> None:
+    with session_scope() as session:
+        patient = create_patient(session, landline_phone=drama_landline(41), landline_only=True)
+        referral_id = create_referral(session, patient=patient).id
+        landline = patient.landline_phone
+
+    done = walk_journey(referral_id, provider, config)
+
+    assert [channel for channel, _ in done] == [
+        Channel.CALL,
+        Channel.CALL,
+        Channel.CALL,
+        Channel.LETTER,
+    ]
+    assert [call.to for call in provider.calls] == [landline] * 3
+    assert provider.messages == []
+    with session_scope(read_only=True) as session:
+        destinations = session.scalars(
+            select(ContactAttempt.destination).where(ContactAttempt.channel == Channel.CALL)
+        ).all()
+    assert destinations == [landline] * 3
+
+
+def test_a_landline_only_patient_without_a_landline_gets_the_letter_and_no_call_or_text(
+    database: Engine, config: EngineConfig, provider: FakeProvider
+) -> None:
+    with session_scope() as session:
+        patient = create_patient(session, landline_phone=None, landline_only=True)
+        referral_id = create_referral(session, patient=patient, priority=Priority.URGENT).id
+
+    done = walk_journey(referral_id, provider, config)
+
+    assert [channel for channel, _ in done] == [Channel.LETTER]
+    assert provider.calls == [] and provider.messages == []
+
+
+def test_a_landline_only_patient_with_no_landline_and_no_address_is_handed_back(
+    database: Engine, config: EngineConfig, provider: FakeProvider
+) -> None:
+    with session_scope() as session:
+        patient = create_patient(
+            session, landline_phone=None, landline_only=True, address_line_1=None
+        )
+        referral_id = create_referral(session, patient=patient).id
+
+    assert walk_journey(referral_id, provider, config) == []
+
+    referral = load_referral(referral_id)
+    assert (referral.status, referral.journey_end_reason) == (
+        ReferralStatus.EXHAUSTED,
+        "no_usable_channel",
+    )
     assert provider.calls == [] and provider.messages == []
 
 

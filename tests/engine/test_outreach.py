@@ -169,8 +169,9 @@ def test_a_patient_who_opted_out_of_contact_is_never_called(
         ({"no_sms": True}, "no_sms"),
         ({"letter_only": True}, "letter_only"),
         ({"mobile_phone": None, "landline_phone": drama_landline(7)}, "not_a_mobile"),
+        ({"landline_phone": drama_landline(8), "landline_only": True}, "landline_only"),
     ],
-    ids=["opted-out", "no-sms-flag", "letter-only", "landline"],
+    ids=["opted-out", "no-sms-flag", "letter-only", "landline", "landline-only-flag"],
 )
 def test_a_text_goes_only_to_a_mobile_of_a_patient_who_may_get_texts(
     database: Engine,
@@ -187,6 +188,36 @@ def test_a_text_goes_only_to_a_mobile_of_a_patient_who_may_get_texts(
     assert provider.messages == []
     attempt = load(attempt_id)
     assert (attempt.outcome, attempt.error_reason) == (AttemptOutcome.CANCELED, reason)
+
+
+def test_a_call_to_the_mobile_of_a_patient_now_landline_only_is_cancelled_not_placed(
+    database: Engine, config: EngineConfig, provider: FakeProvider
+) -> None:
+    # Queued to the mobile before the patient asked for landline only.
+    attempt_id = pending_attempt(landline_phone=drama_landline(9), landline_only=True)
+    with frozen_at(WEDNESDAY_10AM):
+        result = outreach.place_call(attempt_id, provider, config)
+
+    assert result is outreach.WorkResult.CANCELLED
+    assert provider.calls == []
+    attempt = load(attempt_id)
+    assert (attempt.outcome, attempt.error_reason) == (AttemptOutcome.CANCELED, "landline_only")
+
+
+def test_a_call_to_the_landline_of_a_landline_only_patient_is_placed(
+    database: Engine, config: EngineConfig, provider: FakeProvider
+) -> None:
+    with session_scope() as session:
+        patient = create_patient(session, landline_phone=drama_landline(10), landline_only=True)
+        referral = create_referral(
+            session, patient=patient, status=ReferralStatus.IN_OUTREACH, journey_step=1
+        )
+        attempt_id = create_attempt(session, referral, destination=patient.landline_phone).id
+    with frozen_at(WEDNESDAY_10AM):
+        result = outreach.place_call(attempt_id, provider, config)
+
+    assert result is outreach.WorkResult.SENT
+    assert [call.to for call in provider.calls] == [drama_landline(10)]
 
 
 def test_a_text_carries_the_booking_number_and_no_patient_detail(

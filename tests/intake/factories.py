@@ -50,6 +50,7 @@ def worklist_row(index: int = 0, **overrides: str) -> dict[str, str]:
         "no_voicemail": "",
         "no_sms": "no",
         "letter_only": "",
+        "landline_only": "",
         "large_print": "",
         "language": "",
         "carer_phone": "",

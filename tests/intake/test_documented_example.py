@@ -20,3 +20,4 @@ def test_the_documented_example_worklist_imports_with_its_one_warning(settings: 
         (4, "no postal address: letters cannot be sent")
     ]
     assert stored_patient("9990000077").family_name == "Ó Súilleabháin"
+    assert stored_patient("9990000018").landline_only is True

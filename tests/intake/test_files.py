@@ -176,7 +176,7 @@ def test_missing_required_columns_are_all_named(settings: Settings) -> None:
 def test_a_repeated_column_rejects_the_file(settings: Settings) -> None:
     header = [*HEADER, "Postcode "]
     data = worklist_csv([worklist_row(0)], header=header)
-    assert_file_rejected(data, settings, "column postcode appears more than once", "columns M, W")
+    assert_file_rejected(data, settings, "column postcode appears more than once", "columns M, X")
 
 
 def test_headers_are_matched_ignoring_case_spaces_and_order(settings: Settings) -> None:

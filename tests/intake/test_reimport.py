@@ -109,28 +109,30 @@ def test_a_reimport_keeps_status_attempts_and_opt_outs(settings: Settings) -> No
 def test_optional_columns_missing_from_a_file_keep_their_stored_values(
     settings: Settings,
 ) -> None:
-    row = worklist_row(0, no_sms="yes", large_print="yes", language="Welsh")
+    row = worklist_row(0, no_sms="yes", large_print="yes", landline_only="yes", language="Welsh")
     import_rows([row], settings)
-    header = [column for column in HEADER if column not in ("no_sms", "large_print", "language")]
+    left_out = ("no_sms", "large_print", "landline_only", "language")
+    header = [column for column in HEADER if column not in left_out]
 
     report = import_rows([row], settings, header=header)
 
     assert (report.updated, report.unchanged) == (0, 1)
     patient = stored_patient(row["nhs_number"])
     assert (patient.no_sms, patient.large_print, patient.language) == (True, True, "Welsh")
+    assert patient.landline_only is True
 
 
 def test_a_blank_optional_value_in_a_reimport_clears_the_stored_value(
     settings: Settings,
 ) -> None:
-    row = worklist_row(0, no_sms="yes", language="Welsh")
+    row = worklist_row(0, no_sms="yes", landline_only="yes", language="Welsh")
     import_rows([row], settings)
 
-    report = import_rows([{**row, "no_sms": "", "language": ""}], settings)
+    report = import_rows([{**row, "no_sms": "", "landline_only": "", "language": ""}], settings)
 
     assert report.updated == 1
     patient = stored_patient(row["nhs_number"])
-    assert (patient.no_sms, patient.language) == (False, None)
+    assert (patient.no_sms, patient.landline_only, patient.language) == (False, False, None)
 
 
 def test_a_reimport_with_the_names_in_another_case_updates_the_spelling(

@@ -71,6 +71,7 @@ REJECTIONS = [
     pytest.param({"priority": ""}, "priority", "priority is required", id="priority-blank"),
     pytest.param({"no_sms": "maybe"}, "no_sms", "yes/no, true/false, 1/0, y/n", id="flag"),
     pytest.param({"large_print": "2"}, "large_print", "yes/no", id="flag-2"),
+    pytest.param({"landline_only": "sometimes"}, "landline_only", "yes/no", id="flag-landline"),
     pytest.param({"language": "x" * 36}, "language", "longer than 35", id="language"),
     pytest.param(
         {"address_line_1": "x" * 101}, "address_line_1", "longer than 100", id="address-long"
@@ -85,6 +86,12 @@ REJECTIONS = [
         None,
         "no phone number and no postal address",
         id="unreachable",
+    ),
+    pytest.param(
+        {**NO_ADDRESS, "landline_phone": "", "landline_only": "yes"},
+        "landline_only",
+        "no landline number and no postal address",
+        id="landline-only-unreachable",
     ),
 ]
 
@@ -157,6 +164,8 @@ ACCEPTED = [
     pytest.param({"no_sms": "false"}, "no_sms", False, id="flag-false"),
     pytest.param({"large_print": ""}, "large_print", False, id="flag-blank"),
     pytest.param({"letter_only": "yes"}, "letter_only", True, id="letter-only"),
+    pytest.param({"landline_only": "Y"}, "landline_only", True, id="landline-only"),
+    pytest.param({"landline_only": "no"}, "landline_only", False, id="landline-only-no"),
     pytest.param({"language": " Polish "}, "language", "Polish", id="language"),
     pytest.param({"language": ""}, "language", None, id="no-language"),
     pytest.param({"priority": "Two Week Wait"}, "priority", Priority.TWO_WEEK_WAIT, id="2ww-words"),
@@ -200,6 +209,55 @@ def test_a_row_without_a_postal_address_is_imported_with_a_warning(
     assert [(w.row, w.column, w.warning) for w in report.warnings] == [
         (3, column, "no postal address: letters cannot be sent")
     ]
+
+
+def test_landline_only_without_a_landline_is_imported_with_a_warning_that_a_letter_goes(
+    settings: Settings,
+) -> None:
+    row = worklist_row(1, landline_phone="", landline_only="yes")
+    report = import_rows([worklist_row(0), row], settings)
+
+    assert report.exit_code == EXIT_ACCEPTED
+    assert report.imported == 2
+    ((warned_row, column, warning),) = [(w.row, w.column, w.warning) for w in report.warnings]
+    assert (warned_row, column) == (3, "landline_only")
+    assert "no landline number" in warning and "a letter is sent instead" in warning
+    assert row["mobile_phone"] not in warning
+    patient = stored_patient(row["nhs_number"])
+    assert (patient.landline_only, patient.landline_phone) == (True, None)
+    assert patient.mobile_phone is not None  # kept on record, never used
+
+
+def test_landline_only_without_a_landline_or_address_but_with_a_carer_warns_twice(
+    settings: Settings,
+) -> None:
+    row = worklist_row(
+        0, **NO_ADDRESS, landline_phone="", landline_only="yes", carer_phone="0113 496 0998"
+    )
+    report = import_rows([row], settings)
+
+    assert report.imported == 1
+    warnings = {(w.column, w.warning) for w in report.warnings}
+    assert {column for column, _ in warnings} == {"landline_only", "address_line_1"}
+    assert not any("a letter is sent" in warning for _, warning in warnings)
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        pytest.param({"landline_only": "yes"}, id="with-a-landline"),
+        pytest.param(
+            {"landline_only": "yes", "letter_only": "yes", "landline_phone": ""}, id="letter"
+        ),
+    ],
+)
+def test_landline_only_with_a_landline_or_letter_only_imports_without_a_warning(
+    settings: Settings, overrides: dict[str, str]
+) -> None:
+    report = import_rows([worklist_row(0, **overrides)], settings)
+
+    assert report.exit_code == EXIT_ACCEPTED
+    assert report.warnings == []
 
 
 def test_a_row_with_only_a_carer_phone_can_still_be_contacted(settings: Settings) -> None:

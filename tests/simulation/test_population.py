@@ -83,7 +83,8 @@ def test_the_file_has_exactly_the_worklist_header_and_the_rows_asked_for() -> No
     assert header == ",".join(WORKLIST_COLUMNS)
     assert header.startswith("ubrn,nhs_number,given_name,family_name,date_of_birth,mobile_phone")
     assert header.endswith(
-        "referral_date,no_voicemail,no_sms,letter_only,large_print,language,carer_phone"
+        "referral_date,no_voicemail,no_sms,letter_only,landline_only,large_print,language,"
+        "carer_phone"
     )
     assert len(_rows(data)) == 25
     assert _rows(synthetic_worklist_csv(0, seed=1, today=TODAY)) == []
@@ -173,6 +174,12 @@ def test_proportions_of_phones_flags_languages_and_priorities_are_roughly_as_int
     assert near(_share(large_rows, lambda row: _is_true(row["no_voicemail"])), 0.05)
     assert near(_share(large_rows, lambda row: _is_true(row["no_sms"])), 0.05)
     assert near(_share(large_rows, lambda row: _is_true(row["letter_only"])), 0.03)
+    assert near(_share(large_rows, lambda row: _is_true(row["landline_only"])), 0.028)
+    assert all(
+        row["landline_phone"] and row["mobile_phone"]
+        for row in large_rows
+        if _is_true(row["landline_only"])
+    ), "only patients with both phones ask for landline only"
     assert near(_share(large_rows, lambda row: _is_true(row["large_print"])), 0.04)
     assert near(_share(large_rows, lambda row: row["language"] not in ("", "English")), 0.06)
     assert near(_share(large_rows, lambda row: bool(row["carer_phone"])), 0.05)
