@@ -4,6 +4,10 @@ Each waiting patient is in their own Twilio queue ``handoff-<id>``; our database
 next (longest-waiting patient to longest-idle available handler), so the whisper and the
 screen-pop are always for the patient actually bridged. The pieces:
 
+- ``handoff_state``: the one state machine of a queued patient (waiting, taken by a handler,
+  bridged, ended) and the race between the end of the hold wait and a handler: each is won by
+  one conditional UPDATE in the request that answers Twilio, so ``<Leave/>`` and
+  ``<Dial><Queue>`` are never both given for one patient;
 - ``queueing``: the patient's side, in the web request (create the handoff, their place, leave
   the queue with a callback request);
 - ``connect``: ``connect_waiting`` (the ``connect-handlers`` task) and ``call_patient_now``;

@@ -3,8 +3,10 @@
 Each function stores the callback once (``events.record_event``; a replay stores nothing and
 returns no event id, so nothing is enqueued twice) and returns the TwiML Twilio must get now.
 The database work here is only what the answer depends on (the patient's place, whether the
-patient is still waiting, the referral for the whisper); the rest is applied by a task
-(``acd.apply``).
+patient is still waiting, the referral for the whisper) and the decisions the answer makes: the
+end of the wait (``<Leave/>``) and a handler taking the patient (``<Dial><Queue>``) are each won
+in the request that answers, in one conditional UPDATE (``acd.handoff_state``), so Twilio never
+gets both for one patient. The rest is applied by a task (``acd.apply``).
 """
 
 from __future__ import annotations
@@ -15,17 +17,14 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from rmc_outreach.acd import handoff_state
 from rmc_outreach.acd.apply import HANDOFF_ID_FIELD, OFFER_ID_FIELD
 from rmc_outreach.acd.connect import callback_number
-from rmc_outreach.acd.queueing import (
-    close_waiting,
-    inbound_handoff,
-    outbound_handoff,
-    position,
-)
+from rmc_outreach.acd.queueing import inbound_handoff, outbound_handoff, position
+from rmc_outreach.clock import now
 from rmc_outreach.db import session_scope
 from rmc_outreach.engine_config import EngineConfig
 from rmc_outreach.events import EventKind, record_event
@@ -35,6 +34,7 @@ from rmc_outreach.models import (
     HandoffEndReason,
     HandoffOffer,
     HandoffSource,
+    OfferResult,
     Priority,
     Referral,
 )
@@ -113,15 +113,38 @@ def _queue_time(payload: dict[str, Any]) -> int:
         return 0
 
 
+def _out_of_the_queue(handoff: Handoff) -> str:
+    """What a patient no longer waiting hears from the wait URL (or a key pressed there): a
+    pause while a handler is taking them; ``<Leave/>`` if their wait has ended with nobody (a
+    repeated request: once in the queue they must never be left in silence)."""
+    if handoff.ended_at is not None and handoff.connected_at is None:
+        return handoff_twiml.leave_queue()
+    return handoff_twiml.quiet()
+
+
 def wait(handoff_id: int, payload: dict[str, Any], config: EngineConfig) -> Answer | None:
     """The wait URL: the patient's place and the callback choice while a handler may still
-    come; after the hold wait, out of the queue (no handler in time). None: no such handoff."""
+    come; after the hold wait, out of the queue (no handler in time), unless a handler has taken
+    them (``handoff_state``: exactly one of the two wins). None: no such handoff."""
     remaining_s = int(config.hold_wait.total_seconds()) - _queue_time(payload)
-    if remaining_s <= 0:
+    moment = now()
+    with session_scope(read_only=True) as session:
+        handoff = session.get(Handoff, handoff_id)
+        if handoff is None:
+            return None
+        expired = handoff_state.claim_expired(session, handoff, moment)
+        place = position(session, handoff_id)
+        words = _out_of_the_queue(handoff)
+    released = False
+    if expired or (remaining_s <= 0 and place is not None):
         with session_scope() as session:
-            if session.get(Handoff, handoff_id) is None:
+            handoff = handoff_state.lock(session, handoff_id)
+            if handoff is None:
                 return None
-            if close_waiting(session, handoff_id, HandoffEndReason.ABANDONED_TIMEOUT):
+            released = handoff_state.release_expired(session, handoff, at=moment)
+            if remaining_s <= 0 and handoff_state.close_waiting(
+                session, handoff_id, HandoffEndReason.ABANDONED_TIMEOUT, at=moment
+            ):
                 event_id = _store(
                     session,
                     EventKind.HANDOFF_LEAVE,
@@ -130,29 +153,32 @@ def wait(handoff_id: int, payload: dict[str, Any], config: EngineConfig) -> Answ
                     handoff_id=handoff_id,
                 )
                 return Answer(handoff_twiml.leave_queue(), event_id)
-    with session_scope(read_only=True) as session:
-        if session.get(Handoff, handoff_id) is None:
-            return None
-        place = position(session, handoff_id)
-    if place is None:  # being connected, or already out of the queue
-        return Answer(handoff_twiml.quiet())
+            session.refresh(handoff)
+            place = position(session, handoff_id)
+            words = _out_of_the_queue(handoff)
+    if place is None:  # taken by a handler (being connected), or already out of the queue
+        return Answer(words)
     pause_s = max(1, min(config.hold_pause_s, remaining_s))
     return Answer(
-        handoff_twiml.waiting(handoff_id, place, pause_s, config.public_context, config.urls)
+        handoff_twiml.waiting(handoff_id, place, pause_s, config.public_context, config.urls),
+        connect_handlers=released,  # waiting again: another handler may take them
     )
 
 
 def wait_choice(handoff_id: int, payload: dict[str, Any], config: EngineConfig) -> Answer | None:
     """A key pressed while waiting: 1 asks for a callback instead (the patient chose: not
-    abandoned); anything else, back to waiting."""
+    abandoned), unless a handler has already taken them; anything else, back to waiting."""
     digit = str(payload.get("Digits") or "").strip()
     if digit != handoff_twiml.CALLBACK_DIGIT:
         return wait(handoff_id, payload, config)
     with session_scope() as session:
-        if session.get(Handoff, handoff_id) is None:
+        handoff = handoff_state.lock(session, handoff_id)
+        if handoff is None:
             return None
-        if not close_waiting(session, handoff_id, HandoffEndReason.CALLBACK_REQUESTED):
-            return Answer(handoff_twiml.quiet())
+        if not handoff_state.close_waiting(
+            session, handoff_id, HandoffEndReason.CALLBACK_REQUESTED
+        ):
+            return Answer(_out_of_the_queue(handoff))
         event_id = _store(
             session,
             EventKind.HANDOFF_CALLBACK_CHOICE,
@@ -213,23 +239,38 @@ def _callback_number(session: Session, handoff: Handoff) -> str | None:
     return callback_number(session, callback) if callback is not None else None
 
 
+def _handler_takes(session: Session, handoff: Handoff, offer: HandoffOffer) -> bool:
+    """Whether the offer's handler gets the patient: they take them now (``handoff_state.take``),
+    or took them already (a repeated request); for "call this patient now", whether the call is
+    still on."""
+    if handoff.source == HandoffSource.CALLBACK:
+        return offer.result is None and handoff.ended_at is None
+    if handoff_state.take(session, handoff, offer, at=now()):
+        return True
+    return (
+        handoff_state.taken_by(handoff, offer)
+        and handoff.ended_at is None
+        and offer.result in (OfferResult.ANSWERED, OfferResult.BRIDGED)
+    )
+
+
 def offer_answer(offer_id: int, payload: dict[str, Any], config: EngineConfig) -> Answer | None:
     """The handler picked up: the whisper, then the bridge (``<Dial><Queue>`` for a waiting
-    patient, ``<Dial><Number>`` for a callback); or, when the patient is gone, say so."""
+    patient, now theirs; ``<Dial><Number>`` for a callback); or, when the patient is gone (or
+    another handler has them), say so: never a Dial for a patient the handler did not take."""
     with session_scope() as session:
         offer = session.get(HandoffOffer, offer_id)
         if offer is None:
             return None
-        handoff = session.get_one(Handoff, offer.handoff_id)
+        handoff = handoff_state.lock(session, offer.handoff_id)
+        if handoff is None:
+            return None
+        session.refresh(offer)
         event_id = _store(
             session, EventKind.OFFER_ANSWER, f"offer-answer:{offer_id}", payload, offer_id=offer_id
         )
         values = _whisper_values(session, handoff)
-        gone = (
-            offer.result is not None
-            or handoff.ended_at is not None
-            or (handoff.connected_at is not None and handoff.source != HandoffSource.CALLBACK)
-        )
+        gone = not _handler_takes(session, handoff, offer)
         number = _callback_number(session, handoff) if not gone else None
         source, handoff_id = handoff.source, handoff.id
     if gone:
@@ -250,8 +291,19 @@ def offer_answer(offer_id: int, payload: dict[str, Any], config: EngineConfig) -
 
 def offer_event(offer_id: int, kind: str, key: str, payload: dict[str, Any]) -> int | None:
     """Store a handler-leg callback (status, dial end, bridged); None for a replay. Raises
-    ``LookupError`` for an offer we never made."""
+    ``LookupError`` for an offer we never made. The bridge (the ``<Queue url>`` / ``<Number url>``
+    request, made as the two are connected) is also noted on the offer at once, so that every
+    callback stored after it finds the patient bridged, whatever order the tasks run in."""
     with session_scope() as session:
         if session.scalar(select(HandoffOffer.id).where(HandoffOffer.id == offer_id)) is None:
             raise LookupError(f"offer {offer_id} does not exist")
+        if kind == EventKind.OFFER_BRIDGED:
+            session.execute(
+                update(HandoffOffer)
+                .where(HandoffOffer.id == offer_id)
+                .values(
+                    result=OfferResult.BRIDGED.value,
+                    answered_at=func.coalesce(HandoffOffer.answered_at, now()),
+                )
+            )
         return _store(session, kind, key, payload, offer_id=offer_id)

@@ -2,20 +2,28 @@
 them here), each in its transaction under the handoff's lock (the referral's first, as every
 writer of a referral's rows takes it).
 
+The handoff's states and the race between the end of the wait and a handler are
+``acd.handoff_state``'s: the webhook answering the handler's leg takes the patient
+(``connected_at``, ``handler_id``) before it dials their queue, and the wait URL ends the wait
+only if nobody has.
+
 What each tells us:
 
 - ``offer-answer``: the handler picked up (for "call this patient now" the handler is then on
   the call: ``connected_at``, ``on_call``);
-- ``offer-bridged`` (the ``<Queue url>`` request): the patient is being connected: handoff
-  ``connected_at`` and ``handler_id``, the handler ``ringing → on_call``;
+- ``offer-bridged`` (the ``<Queue url>`` request): the patient is being connected to the handler
+  who took them: the offer ``bridged``, the handler ``ringing → on_call``. A bridge reported for
+  a patient whose wait had ended is the fact: they reached the handler (``reopen_bridged``);
 - ``offer-dial-end`` (DialCallStatus, DialCallDuration): the bridge is over: handoff
-  ``ended_at``, ``talk_seconds``, the handler ``→ wrap_up``; or nobody was left in the queue:
-  the handler is free again;
+  ``ended_at``, ``talk_seconds``, the handler ``→ wrap_up``; or the Dial bridged nobody (the
+  queue was empty): the handler is free again and the patient, if still there, waits again;
 - ``offer-status`` (the handler leg's final status): never answered → the handler is made not
-  ready (``away``) and the next handler is offered; otherwise the leg's end, should the Dial
+  ready (``away``) and the next handler is offered; answered but never bridged (hung up during
+  the whisper) → free again, the patient waits again; otherwise the leg's end, should the Dial
   action have been lost;
-- ``handoff-result`` (QueueResult): ``bridged`` (after the bridge: ended), ``hangup`` while
-  waiting (abandoned, callback), ``leave``/``error`` (abandoned, callback);
+- ``handoff-result`` (QueueResult): ``bridged`` (after the bridge: ended), ``hangup`` before a
+  bridge (abandoned, callback, even if a handler had taken them), ``leave``/``error`` (abandoned,
+  callback);
 - ``handoff-leave`` / ``handoff-callback-choice``: the wait ended in the web request; a handler
   still being rung for that patient is stopped;
 - ``call-inbound``: a recognised caller has reached us: the referral is reached.
@@ -33,8 +41,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from rmc_outreach import handlers
+from rmc_outreach.acd import handoff_state
 from rmc_outreach.acd.connect import UNANSWERED, move_handler, not_answering
-from rmc_outreach.acd.queueing import close_waiting
 from rmc_outreach.events import EventKind, FollowUps, StoredEvent
 from rmc_outreach.models import (
     Channel,
@@ -44,7 +53,6 @@ from rmc_outreach.models import (
     HandoffOffer,
     HandoffSource,
     OfferResult,
-    Referral,
 )
 from rmc_outreach.progress import reach
 
@@ -74,18 +82,6 @@ def _int(value: Any) -> int | None:
         return None
 
 
-def _lock(session: Session, handoff_id: int) -> Handoff | None:
-    referral_id = session.scalar(select(Handoff.referral_id).where(Handoff.id == handoff_id))
-    if referral_id is not None:
-        session.scalar(select(Referral.id).where(Referral.id == referral_id).with_for_update())
-    return session.scalars(
-        select(Handoff)
-        .where(Handoff.id == handoff_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).first()
-
-
 def _is_current_offer(session: Session, offer: HandoffOffer) -> bool:
     """Whether this is the handler's latest offer (so their state is about this call)."""
     latest = session.scalar(
@@ -94,17 +90,37 @@ def _is_current_offer(session: Session, offer: HandoffOffer) -> bool:
     return latest == offer.id
 
 
+def _on_the_call(session: Session, offer: HandoffOffer, at: datetime) -> None:
+    """The offer's handler is talking to the patient: ``on_call`` (through ``ringing`` when the
+    end of the wait had freed them, if this is still their latest offer)."""
+    handler = handlers.lock_handler(session, offer.handler_id)
+    if handler.state is HandlerState.AVAILABLE and _is_current_offer(session, offer):
+        move_handler(session, offer.handler_id, HandlerState.RINGING, HandlerState.ON_CALL, at=at)
+    else:
+        move_handler(session, offer.handler_id, HandlerState.ON_CALL, at=at)
+
+
 def _connect(session: Session, handoff: Handoff, offer: HandoffOffer, at: datetime) -> None:
-    """The patient is bridged to the offer's handler (idempotent)."""
+    """The carrier bridged the patient to the offer's handler (idempotent): the patient's wait
+    is over for good, whatever had ended it."""
     offer.answered_at = offer.answered_at or at
-    if handoff.ended_at is not None or handoff.connected_at is not None:
-        if handoff.handler_id == offer.handler_id:
-            offer.result = OfferResult.BRIDGED.value
+    if handoff_state.taken_by(handoff, offer):
+        offer.result = OfferResult.BRIDGED.value
+        if handoff.ended_at is None:
+            _on_the_call(session, offer, at)
         return
-    handoff.connected_at = at
-    handoff.handler_id = offer.handler_id
-    offer.result = OfferResult.BRIDGED.value
-    move_handler(session, offer.handler_id, HandlerState.ON_CALL, at=at)
+    if handoff.connected_at is not None:  # another handler has them: not this leg's patient
+        log.warning(
+            "handoff %s: bridge reported on offer %s of another handler", handoff.id, offer.id
+        )
+        return
+    if handoff.ended_at is None:  # waiting: a Dial given without taking the patient first
+        handoff.connected_at = at
+        handoff.handler_id = offer.handler_id
+        offer.result = OfferResult.BRIDGED.value
+    elif not handoff_state.reopen_bridged(session, handoff, offer, at=at):
+        return
+    _on_the_call(session, offer, at)
     log.info("handoff %s bridged to handler %s", handoff.id, offer.handler_id)
 
 
@@ -157,25 +173,32 @@ def _queue_result(
 ) -> None:
     result, at = str(event.payload.get("QueueResult") or ""), event.received_at
     if result == "bridged":
-        if handoff.connected_at is None:
-            offer = session.scalars(
+        offer = (
+            handoff_state.taking_offer(session, handoff)
+            or session.scalars(
                 select(HandoffOffer)
                 .where(HandoffOffer.handoff_id == handoff.id, HandoffOffer.answered_at.is_not(None))
                 .order_by(HandoffOffer.id.desc())
             ).first()
-            if offer is not None:
-                _connect(session, handoff, offer, at)
+        )
+        if offer is not None:
+            _connect(session, handoff, offer, at)
         if handoff.connected_at is not None:
             _end(session, handoff, at, talk_seconds=None)
         return
-    if result == "hangup" and handoff.connected_at is not None:
-        _end(session, handoff, at, talk_seconds=None)
+    if handoff.connected_at is not None and handoff_state.is_bridged(session, handoff):
+        _end(session, handoff, at, talk_seconds=None)  # the patient hung up on the handler
         return
     if result == "hangup":
-        close_waiting(session, handoff.id, HandoffEndReason.ABANDONED_HANGUP, at=at)
+        reason: HandoffEndReason | None = HandoffEndReason.ABANDONED_HANGUP
     elif result in ABANDONING_RESULTS:
-        close_waiting(session, handoff.id, HandoffEndReason.ABANDONED_TIMEOUT, at=at)
-    session.refresh(handoff)
+        reason = HandoffEndReason.ABANDONED_TIMEOUT
+    else:
+        reason = None
+    if reason is not None and handoff.ended_at is None:
+        # Left before any bridge (even if a handler had taken them): abandoned. A Dial still
+        # waiting on the empty queue ends at its timeout, and the handler is free again then.
+        handoff_state.close_unbridged(session, handoff, reason, at=at)
     if handoff.ended_at is not None and handoff.connected_at is None:
         _stop_ringing(session, handoff, at, follow_ups)
 
@@ -199,17 +222,18 @@ def _dial_end(
         reason = HandoffEndReason.BRIDGED_DONE if answered else HandoffEndReason.PATIENT_NOT_REACHED
         _end(session, handoff, at, talk_seconds=duration if answered else 0, reason=reason)
         return
-    mine = handoff.connected_at is not None and handoff.handler_id == offer.handler_id
-    if status == "completed" and (duration > 0 or mine):
-        if handoff.connected_at is None:  # the bridge request was lost or is late
-            _connect(session, handoff, offer, at - timedelta(seconds=duration))
+    bridged = offer.result == OfferResult.BRIDGED
+    if status == "completed" and (duration > 0 or bridged):
+        _connect(session, handoff, offer, at - timedelta(seconds=duration))
         if handoff.handler_id == offer.handler_id:
             _end(session, handoff, at, talk_seconds=duration)
         return
-    if mine:
+    if bridged and handoff_state.taken_by(handoff, offer):
         _end(session, handoff, at, talk_seconds=duration)
         return
-    # The handler answered but nobody was left in the queue: free again, next patient.
+    # The Dial bridged nobody (the patient had gone from the queue): the handler is free again,
+    # and a patient they had taken waits again (if they hung up, their QueueResult ends it).
+    handoff_state.release(session, handoff, offer, at=at)
     if _is_current_offer(session, offer):
         move_handler(session, offer.handler_id, HandlerState.AVAILABLE, at=at)
     follow_ups.connect_handlers = True
@@ -239,12 +263,19 @@ def _offer_status(
         return
     if offer.result in UNANSWERED:
         return
-    if handoff.connected_at is not None and handoff.handler_id == offer.handler_id:
+    mine = handoff.connected_at is not None and handoff.handler_id == offer.handler_id
+    if mine and handoff.source == HandoffSource.CALLBACK:
         reason = HandoffEndReason.BRIDGED_DONE
-        if handoff.source == HandoffSource.CALLBACK and offer.result != OfferResult.BRIDGED:
+        if offer.result != OfferResult.BRIDGED:
             reason = HandoffEndReason.PATIENT_NOT_REACHED
         _end(session, handoff, at, talk_seconds=None, reason=reason)
         return
+    if mine and offer.result == OfferResult.BRIDGED:
+        _end(session, handoff, at, talk_seconds=None)
+        return
+    # Answered, never bridged (e.g. hung up during the whisper): free again; a patient they had
+    # taken waits again.
+    handoff_state.release(session, handoff, offer, at=at)
     if _is_current_offer(session, offer):
         move_handler(session, offer.handler_id, HandlerState.AVAILABLE, at=at)
     follow_ups.connect_handlers = True
@@ -279,7 +310,7 @@ def apply_handoff_event(session: Session, event: StoredEvent, follow_ups: Follow
         handoff_id: int | None = offer.handoff_id
     else:
         handoff_id = _int(payload.get(HANDOFF_ID_FIELD))
-    handoff = _lock(session, handoff_id) if handoff_id is not None else None
+    handoff = handoff_state.lock(session, handoff_id) if handoff_id is not None else None
     if handoff is None:
         log.warning("event %s: handoff %s does not exist", event.id, handoff_id)
         return
@@ -289,7 +320,8 @@ def apply_handoff_event(session: Session, event: StoredEvent, follow_ups: Follow
     elif event.kind == EventKind.HANDOFF_RESULT:
         _queue_result(session, handoff, event, follow_ups)
     elif event.kind in (EventKind.HANDOFF_LEAVE, EventKind.HANDOFF_CALLBACK_CHOICE):
-        _stop_ringing(session, handoff, event.received_at, follow_ups)
+        if handoff.ended_at is not None and handoff.connected_at is None:
+            _stop_ringing(session, handoff, event.received_at, follow_ups)
     elif event.kind == EventKind.CALL_INBOUND and handoff.referral_id is not None:
         reach(session, handoff.referral_id, Channel.CALL, at=event.received_at)
 

@@ -3,9 +3,11 @@
 A handoff is created in the request that returns the ``<Enqueue>`` (its id names the queue and
 the URLs): for an outbound call when the patient presses 1 (get-or-create by attempt, so the
 event task finds the same row), for an inbound call when it arrives (get-or-create by call sid).
-A waiting patient leaves the queue in one conditional UPDATE (``close_waiting``): nobody in time,
-or they chose a callback. The callback request is made in the same transaction, so it is made
-exactly once, by whichever request ended the wait.
+Whether a patient is still waiting, who takes them and how the wait ends is
+``acd.handoff_state``'s (``waiting``, ``close_waiting`` and ``callback_phone`` are re-exported
+here): a waiting patient leaves the queue in one conditional UPDATE, nobody in time or they chose
+a callback, and its callback request is made in the same transaction, so it is made exactly once,
+by whichever request ended the wait.
 """
 
 from __future__ import annotations
@@ -13,45 +15,50 @@ from __future__ import annotations
 import logging
 import uuid
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import ColumnElement, CursorResult, and_, func, or_, select, update
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from rmc_outreach.acd.handoff_state import (
+    ABANDONED_REASONS,
+    NO_HANDLER_REASON,
+    PATIENT_ASKED_REASON,
+    callback_phone,
+    close_waiting,
+    waiting,
+)
 from rmc_outreach.clock import now
 from rmc_outreach.models import (
     OPEN_REFERRAL_STATUSES,
-    CallbackRequest,
     ContactAttempt,
     Handoff,
-    HandoffEndReason,
     HandoffSource,
     Patient,
     Referral,
     ReferralStatus,
 )
 
+__all__ = [
+    "ABANDONED_REASONS",
+    "NO_HANDLER_REASON",
+    "PATIENT_ASKED_REASON",
+    "callback_phone",
+    "close_waiting",
+    "inbound_handoff",
+    "outbound_handoff",
+    "position",
+    "recognise_caller",
+    "waiting",
+]
+
 log = logging.getLogger(__name__)
 
 # No patient waits this long: bounds the reads of ``ix_handoff_queued_at``.
 LONGEST_WAIT = timedelta(hours=1)
-NO_HANDLER_REASON = "no_handler"  # as call_events.NO_HANDLER_REASON
-PATIENT_ASKED_REASON = "patient_asked_in_queue"
-ABANDONED_REASONS = frozenset(
-    {HandoffEndReason.ABANDONED_TIMEOUT, HandoffEndReason.ABANDONED_HANGUP}
-)
 RECOGNISED_STATUSES = (*OPEN_REFERRAL_STATUSES, ReferralStatus.REACHED)
-
-
-def waiting() -> ColumnElement[bool]:
-    """The condition on ``Handoff``: a patient in a queue, not yet taken, not gone."""
-    return and_(
-        Handoff.connected_at.is_(None),
-        Handoff.ended_at.is_(None),
-        Handoff.source != HandoffSource.CALLBACK,
-    )
 
 
 def _insert_handoff(session: Session, values: dict[str, Any]) -> int | None:
@@ -157,59 +164,3 @@ def position(session: Session, handoff_id: int, *, at: datetime | None = None) -
         )
     )
     return int(ahead or 0) + 1
-
-
-def callback_phone(session: Session, handoff: Handoff) -> str | None:
-    """The number to ring the patient back on: the number of the call they were on."""
-    if handoff.attempt_id is not None:
-        destination: str | None = session.scalar(
-            select(ContactAttempt.destination).where(ContactAttempt.id == handoff.attempt_id)
-        )
-        if destination:
-            return destination
-    if handoff.caller_number:
-        return handoff.caller_number
-    if handoff.referral_id is None:
-        return None
-    phones = session.execute(
-        select(Patient.mobile_phone, Patient.landline_phone)
-        .join(Referral, Referral.patient_id == Patient.id)
-        .where(Referral.id == handoff.referral_id)
-    ).first()
-    return (phones.mobile_phone or phones.landline_phone) if phones is not None else None
-
-
-def close_waiting(
-    session: Session, handoff_id: int, reason: HandoffEndReason, *, at: datetime | None = None
-) -> bool:
-    """End a waiting handoff that no handler took (``reason``: a timeout, a hang-up, or the
-    patient chose a callback) and make its callback request; False (nothing written) when it
-    was not waiting any more. Abandoned unless the patient chose the callback."""
-    moment = at or now()
-    chose_callback = reason is HandoffEndReason.CALLBACK_REQUESTED
-    result = session.execute(
-        update(Handoff)
-        .where(Handoff.id == handoff_id, waiting())
-        .values(
-            ended_at=moment,
-            ended_reason=reason.value,
-            abandoned=not chose_callback,
-            outcome=HandoffEndReason.CALLBACK_REQUESTED.value if chose_callback else None,
-        )
-        .execution_options(synchronize_session=False)
-    )
-    if cast(CursorResult[Any], result).rowcount != 1:
-        return False
-    handoff = session.get_one(Handoff, handoff_id, populate_existing=True)
-    session.add(
-        CallbackRequest(
-            referral_id=handoff.referral_id,
-            reason=PATIENT_ASKED_REASON if chose_callback else NO_HANDLER_REASON,
-            phone=callback_phone(session, handoff),
-            created_at=moment,
-            due_at=moment,
-        )
-    )
-    session.flush()
-    log.info("handoff %s left the queue: %s; callback requested", handoff_id, reason.value)
-    return True

@@ -22,6 +22,11 @@ from rmc_outreach.telephony.urls import WebhookUrls
 QUEUE_PREFIX = "handoff-"
 # The handler has this long to pick up before the call counts as not answered.
 HANDLER_RING_TIMEOUT_S = 20
+# How long the handler's ``<Dial><Queue>`` waits on an empty queue (Twilio waits for someone to
+# join until the Dial's timeout, 30 s by default). Each patient has their own queue and the
+# handler dials it only once the patient is theirs, so it is empty only if the patient hung up
+# meanwhile: nobody will join, and the handler should be free again at once.
+DIAL_QUEUE_TIMEOUT_S = 10
 # How long a handler's callback call rings the patient (Ofcom: at least 15 s).
 PATIENT_RING_TIMEOUT_S = 25
 CALLBACK_DIGIT = "1"
@@ -128,10 +133,11 @@ def hang_up() -> str:
 
 
 def whisper_then_queue(offer_id: int, handoff_id: int, whisper: str, urls: WebhookUrls) -> str:
-    """The handler's leg: the whisper, then the patient taken out of their queue."""
+    """The handler's leg: the whisper, then the patient taken out of their queue (only ever given
+    once the patient is this handler's: ``acd.handoff_state.take``)."""
     response = VoiceResponse()
     _say(response, whisper)
-    dial = Dial(action=urls.offer_dial_end(offer_id), method="POST")
+    dial = Dial(action=urls.offer_dial_end(offer_id), method="POST", timeout=DIAL_QUEUE_TIMEOUT_S)
     dial.queue(queue_name(handoff_id), url=urls.offer_bridged(offer_id), method="POST")
     response.append(dial)
     response.hangup()

@@ -31,7 +31,7 @@ def test_an_outcome_waits_for_a_worker_holding_the_referral_and_handoff_instead_
         # As events.apply_event and acd.apply do: the referral, then the handoff, then (a moment
         # later) the handler.
         try:
-            with frozen_at(NOW), session_scope() as session:
+            with session_scope() as session:  # the clock is frozen by the test (not per thread)
                 session.scalar(
                     select(Referral.id).where(Referral.id == wrap.referral_id).with_for_update()
                 )
@@ -45,19 +45,22 @@ def test_an_outcome_waits_for_a_worker_holding_the_referral_and_handoff_instead_
             errors.append(error)
 
     thread = threading.Thread(target=worker)
-    thread.start()
-    assert worker_locked.wait(timeout=30)
-    try:
-        with frozen_at(NOW), session_scope() as session:
-            effect = record_handoff_outcome(
-                session,
-                wrap.handler_id,
-                wrap.handoff_id,
-                OutcomeRequest(Outcome.DECLINED),
-                CallingWindow(),
-            )
-    finally:
-        thread.join(timeout=30)
+    # One frozen_at around both threads: entered and left in two threads at once, the clock's
+    # frozen_at blocks can restore each other's time and leave it frozen for later tests.
+    with frozen_at(NOW):
+        thread.start()
+        assert worker_locked.wait(timeout=30)
+        try:
+            with session_scope() as session:
+                effect = record_handoff_outcome(
+                    session,
+                    wrap.handler_id,
+                    wrap.handoff_id,
+                    OutcomeRequest(Outcome.DECLINED),
+                    CallingWindow(),
+                )
+        finally:
+            thread.join(timeout=30)
 
     assert errors == []
     assert effect.referral_id == wrap.referral_id

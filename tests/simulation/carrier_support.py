@@ -117,6 +117,8 @@ class WebhookReceiver:
         self.sign_ins: list[tuple[str, str | None]] = []  # (username, CSRF token sent)
         self.refuse_sign_in: set[str] = set()  # usernames whose sign-in is refused (401)
         self.on_handoff: Callable[[int], None] | None = None
+        # Called with (handoff id, wait round from 1) before a wait request is answered.
+        self.on_wait: Callable[[int, int], None] | None = None
         self._handoff_ids = itertools.count(101)
         self._lock = threading.Lock()
         self._map = Map(
@@ -226,6 +228,8 @@ class WebhookReceiver:
         response = VoiceResponse()
         if kind == "wait":
             rounds = len(self.of_kind("wait", f"/handoff/{handoff}/"))
+            if self.on_wait is not None:
+                self.on_wait(handoff, rounds)
             if self.handoff_hold_rounds is not None and rounds > self.handoff_hold_rounds:
                 response.leave()
                 return str(response)
