@@ -10,6 +10,7 @@ or the call is ended when the patient asked for no voicemails.
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Collection
 from typing import Any
 
@@ -35,6 +36,7 @@ from rmc_outreach.models import (
     ContactAttempt,
     Handoff,
     Patient,
+    ProviderEvent,
     Referral,
     ReferralStatus,
 )
@@ -111,12 +113,18 @@ def apply_call_event(
     """
     newly = attempts.record_facts(session, attempt, call_facts(event))
     call_sid = attempt.provider_sid
-    if "answered_by" in newly and attempt.answered_by in MACHINE_ANSWERS and call_sid:
+    machine = attempt.answered_by in MACHINE_ANSWERS and attempt.keypad_choice is None
+    if "answered_by" in newly and machine and call_sid:
         patient = _patient_of(session, attempt)
         follow_ups.machine_answers.append(
             MachineAnswer(attempt.id, call_sid, leave_voicemail=not patient.no_voicemail)
         )
     if "keypad_choice" in newly and attempt.keypad_choice is not None:
+        # Only a person presses a key: answering-machine detection got this call wrong, and
+        # the voicemail must not interrupt them (they may be waiting for a handler).
+        follow_ups.machine_answers = [
+            answer for answer in follow_ups.machine_answers if answer.attempt_id != attempt.id
+        ]
         _act_on_choice(session, attempt, attempt.keypad_choice, event, follow_ups)
     if _decided(newly, attempt):
         follow_ups.call_decided = True
@@ -218,13 +226,32 @@ def _abandoned(session: Session, attempt: ContactAttempt, event: StoredEvent) ->
     log.info("attempt %s: no handler in time, callback requested", attempt.id)
 
 
+def _key_pressed(attempt_id: uuid.UUID) -> bool:
+    with session_scope(read_only=True) as session:
+        stored = session.scalar(
+            select(ProviderEvent.id)
+            .where(
+                ProviderEvent.attempt_id == attempt_id,
+                ProviderEvent.kind == EventKind.CALL_CHOICE,
+            )
+            .limit(1)
+        )
+    return stored is not None
+
+
 def answer_machines(
     follow_ups: FollowUps, provider: TelephonyProvider, config: EngineConfig
 ) -> int:
     """Redirect calls a machine answered: voicemail after the beep, or hang up. Runs with no
-    session open; records each voicemail left and settles its attempt. Returns how many."""
+    session open; records each voicemail left and settles its attempt. Returns how many.
+
+    A call where a key was pressed meanwhile (its choice stored, even if not yet applied) is
+    left alone: a person answered it, whatever the detection said."""
     left = 0
     for machine in follow_ups.machine_answers:
+        if _key_pressed(machine.attempt_id):
+            log.info("attempt %s: a key was pressed, not a machine", machine.attempt_id)
+            continue
         document = twiml.voicemail(config.public_context) if machine.leave_voicemail else None
         try:
             provider.update_call_twiml(machine.call_sid, document or twiml.hang_up())

@@ -8,7 +8,7 @@ from datetime import timedelta
 from sqlalchemy import func, select
 from twilio.request_validator import RequestValidator
 
-from rmc_outreach import attempts, handlers
+from rmc_outreach import attempts, call_events, events, handlers
 from rmc_outreach.clock import frozen_at
 from rmc_outreach.db import session_scope
 from rmc_outreach.models import (
@@ -549,3 +549,39 @@ def test_a_callback_for_an_unknown_attempt_stores_nothing(webhooks: Webhooks) ->
 
     assert response.status_code == 204
     assert stored_events() == 0
+
+
+def test_a_person_who_pressed_a_key_is_never_sent_the_voicemail_when_detection_said_machine(
+    webhooks: Webhooks,
+) -> None:
+    """Detection's "machine" and the person's key press stored before either task ran: both
+    are applied together, and only a person presses a key."""
+    signed_in_handler(HandlerState.AVAILABLE)
+    attempt_id, call_sid = sent_call()
+    voice = f"/twilio/voice/{attempt_id}"
+    webhooks.post(f"{voice}/amd", call_params(call_sid, AnsweredBy="machine_end_beep"))
+    webhooks.post(f"{voice}/choice?round=1", call_params(call_sid, Digits="1"))
+    webhooks.run_enqueued()
+
+    assert call_sid not in dict(webhooks.provider.twiml_updates)  # not redirected to voicemail
+    attempt = load_attempt(attempt_id)
+    assert (attempt.keypad_choice, attempt.voicemail_at) == ("1", None)
+
+
+def test_a_key_pressed_after_the_machine_answer_was_applied_still_stops_the_voicemail(
+    webhooks: Webhooks,
+) -> None:
+    """The key press is stored while the worker is between applying "machine" and redirecting
+    the call: the redirect looks for a stored key press first."""
+    attempt_id, call_sid = sent_call()
+    voice = f"/twilio/voice/{attempt_id}"
+    webhooks.post(f"{voice}/amd", call_params(call_sid, AnsweredBy="machine_end_beep"))
+    _name, args = webhooks.enqueued.pop(0)
+    follow_ups, applied = events.apply_event(int(args[0]))
+    assert applied and [m.call_sid for m in follow_ups.machine_answers] == [call_sid]
+    webhooks.post(f"{voice}/choice?round=1", call_params(call_sid, Digits="2"))
+
+    redirected = call_events.answer_machines(follow_ups, webhooks.provider, webhooks.config)
+
+    assert redirected == 0
+    assert webhooks.provider.twiml_updates == []
