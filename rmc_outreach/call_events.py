@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from rmc_outreach import attempts
+from rmc_outreach.acd.apply import patient_call_ended
 from rmc_outreach.clock import now
 from rmc_outreach.db import session_scope
 from rmc_outreach.engine_config import EngineConfig
@@ -130,6 +131,8 @@ def apply_call_event(
         follow_ups.call_decided = True
     if event.kind == EventKind.CALL_QUEUE_LEAVE:
         _abandoned(session, attempt, event)
+    if "provider_status" in newly:
+        patient_call_ended(session, attempt.id, event.received_at, follow_ups)
     settle_call(session, attempt)
 
 

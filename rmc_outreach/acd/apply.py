@@ -35,6 +35,7 @@ Every step is idempotent, and a handler is moved only by the event that changes 
 from __future__ import annotations
 
 import logging
+import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -72,7 +73,9 @@ HANDOFF_EVENT_KINDS = frozenset(
         EventKind.CALL_INBOUND,
     }
 )
-ABANDONING_RESULTS = frozenset({"leave", "error", "system-error"})
+# Left the queue without a handler: sent out (``<Leave/>``, the information message follows),
+# an error, a full queue, or the call redirected elsewhere by a REST update.
+ABANDONING_RESULTS = frozenset({"leave", "error", "system-error", "queue-full", "redirected"})
 
 
 def _int(value: Any) -> int | None:
@@ -200,6 +203,24 @@ def _queue_result(
         # waiting on the empty queue ends at its timeout, and the handler is free again then.
         handoff_state.close_unbridged(session, handoff, reason, at=at)
     if handoff.ended_at is not None and handoff.connected_at is None:
+        _stop_ringing(session, handoff, at, follow_ups)
+
+
+def patient_call_ended(
+    session: Session, attempt_id: uuid.UUID, at: datetime, follow_ups: FollowUps
+) -> None:
+    """The patient's outbound call ended while they still waited for a handler (the queue's own
+    result not applied yet, or never sent): the wait is over, abandoned as a hang-up, and
+    nobody is rung for them any more. Nothing for a patient bridged or already gone."""
+    handoff_id = session.scalar(
+        select(Handoff.id).where(Handoff.attempt_id == attempt_id, Handoff.ended_at.is_(None))
+    )
+    handoff = handoff_state.lock(session, handoff_id) if handoff_id is not None else None
+    if handoff is None or handoff.ended_at is not None:
+        return
+    if handoff_state.is_bridged(session, handoff):
+        return
+    if handoff_state.close_unbridged(session, handoff, HandoffEndReason.ABANDONED_HANGUP, at=at):
         _stop_ringing(session, handoff, at, follow_ups)
 
 

@@ -315,6 +315,53 @@ def test_a_patient_who_hangs_up_while_waiting_is_abandoned_and_ringing_handlers_
     assert webhooks.provider.hung_up == [handler_sid]
 
 
+def test_a_patient_whose_call_ends_with_no_queue_result_stops_waiting_and_ringing(
+    webhooks: Webhooks,
+) -> None:
+    """The call's final status can be applied before (or without) the queue's own result: the
+    patient is gone, so the wait ends and the handler rung for them is stopped."""
+    handoff_id, call_sid = queue_outbound_patient(webhooks, T0)
+    handler_id = new_handler("Ringing", available_at=T0 - timedelta(minutes=1))
+    with frozen_at(T0 + timedelta(seconds=1)):
+        acd.connect_waiting(webhooks.config, webhooks.provider)
+    with session_scope(read_only=True) as session:
+        attempt_id = session.get_one(Handoff, handoff_id).attempt_id
+
+    with frozen_at(T0 + timedelta(seconds=9)):
+        webhooks.post(
+            f"/twilio/voice/{attempt_id}/status",
+            call_params(call_sid, CallStatus="completed", SequenceNumber="3", CallDuration="40"),
+        )
+        webhooks.run_enqueued()
+
+    handoff = load_handoff(handoff_id)
+    assert (handoff.abandoned, handoff.ended_reason) == (True, "abandoned_hangup")
+    assert len(callbacks()) == 1
+    assert offers() == [(handoff_id, handler_id, "canceled")]
+    assert handler_state(handler_id) is S.AVAILABLE
+    with session_scope(read_only=True) as session:
+        handler_sid = session.scalars(select(HandoffOffer.call_sid)).one()
+    assert webhooks.provider.hung_up == [handler_sid]
+
+
+@pytest.mark.parametrize("result", ["redirected", "queue-full"])
+def test_a_patient_taken_out_of_the_queue_otherwise_stops_waiting(
+    webhooks: Webhooks, result: str
+) -> None:
+    handoff_id, call_sid = queue_outbound_patient(webhooks, T0)
+
+    with frozen_at(T0 + timedelta(seconds=5)):
+        webhooks.post(
+            f"/twilio/handoff/{handoff_id}/result",
+            call_params(call_sid, QueueResult=result, QueueTime="5"),
+        )
+        webhooks.run_enqueued()
+
+    handoff = load_handoff(handoff_id)
+    assert handoff.ended_at is not None and handoff.abandoned
+    assert len(callbacks()) == 1
+
+
 def test_pressing_1_while_waiting_asks_for_a_callback_which_is_not_an_abandoned_call(
     webhooks: Webhooks,
 ) -> None:
