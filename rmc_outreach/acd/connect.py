@@ -243,12 +243,12 @@ def callback_number(session: Session, callback: CallbackRequest) -> str | None:
         return callback.phone
     if callback.referral_id is None:
         return None
-    phones = session.execute(
-        select(Patient.mobile_phone, Patient.landline_phone)
+    patient = session.scalar(
+        select(Patient)
         .join(Referral, Referral.patient_id == Patient.id)
         .where(Referral.id == callback.referral_id)
-    ).first()
-    return (phones.mobile_phone or phones.landline_phone) if phones is not None else None
+    )
+    return patient.number_to_call if patient is not None else None
 
 
 def _claim_callback_call(

@@ -203,12 +203,12 @@ def callback_phone(session: Session, handoff: Handoff) -> str | None:
         return handoff.caller_number
     if handoff.referral_id is None:
         return None
-    phones = session.execute(
-        select(Patient.mobile_phone, Patient.landline_phone)
+    patient = session.scalar(
+        select(Patient)
         .join(Referral, Referral.patient_id == Patient.id)
         .where(Referral.id == handoff.referral_id)
-    ).first()
-    return (phones.mobile_phone or phones.landline_phone) if phones is not None else None
+    )
+    return patient.number_to_call if patient is not None else None
 
 
 def close_waiting(

@@ -57,6 +57,7 @@ HANDOFF_OUTCOME_WORDS = {
     "other": "Other",
     "no_answer": "No answer",
     "callback_requested": "Asked for a call back while waiting",
+    "reached_handler": "Reached a handler after all",
 }
 
 
