@@ -13,11 +13,13 @@ outcome on the handler console), the web process, a Celery worker and beat, on o
 clock from the opening of the next Monday's calling window. Pacing decides how many calls start.
 The run lasts until every journey has ended (or ``--timeout`` real seconds).
 
-The clock runs at real speed while the database is seeded and the processes start, then, once the
-worker answers, ``--speed`` times faster than real time; and so does everything the engine takes
-real time to do: a quarter of a real second between a patient pressing 1 and the handler's phone
-ringing is five simulated seconds of waiting at the default speed 20. Waits measured here are
-therefore longer than the same engine would give at real speed (``--speed 1``).
+Outreach is paused until every simulated handler has signed in (as a supervisor opens the floor
+when the staff are in). The clock runs at real speed while the database is seeded, the processes
+start and the handlers sign in, then, once the worker answers, ``--speed`` times faster than real
+time; and so does everything the engine takes real time to do: a quarter of a real second between a
+patient pressing 1 and the handler's phone ringing is five simulated seconds of waiting at the
+default speed 20. Waits measured here are therefore longer than the same engine would give at real
+speed (``--speed 1``).
 
 Figures (the last line of output is one JSON object), defined in
 ``benchmarks.handoff_parts.figures``: ``abandoned_rate`` (of live-answered calls; target <= 0.03),
@@ -38,22 +40,52 @@ import dataclasses
 import json
 import signal
 import sys
+import time
 from dataclasses import asdict
 from typing import Any
+
+from sqlalchemy import func, select
 
 from benchmarks.handoff_parts.figures import handoff_figures
 from benchmarks.intake import DEFAULT_DATABASE_URL
 from benchmarks.pipeline import full_speed, seed_referrals, start_clock
 from benchmarks.pipeline_parts.checks import check_outcome, load_ledger
 from benchmarks.pipeline_parts.monitor import monitor
+from benchmarks.pipeline_parts.processes import PipelineProcesses
 from benchmarks.pipeline_parts.service import bench_service
-from rmc_outreach import clock, db
+from rmc_outreach import clock, db, pacing
 from rmc_outreach.calendar import CallingWindow
 from rmc_outreach.demo_carrier import handler_arguments
 from rmc_outreach.engine_config import engine_config
+from rmc_outreach.models import Handler, HandlerState
 from workers.celery_app import create_celery_app
 
 TARGETS = {"abandoned_rate": 0.03, "wait_median_s": 20.0, "occupancy": 0.70}
+ACTOR = "benchmark"
+OPENING_REASON = "benchmark: the simulated staff are signing in"
+SIGN_IN_TIMEOUT_S = 180.0
+
+
+def open_the_floor(processes: PipelineProcesses, handlers: int) -> None:
+    """Resume outreach (paused before the processes started) once every simulated handler has
+    signed in, as a supervisor opens the floor when the staff are in: calls dialled before
+    then would offer patients a call back (nobody signed in) or find too few handlers."""
+    deadline = time.monotonic() + SIGN_IN_TIMEOUT_S
+    while True:
+        with db.session_scope(read_only=True) as session:
+            signed_in = session.scalar(
+                select(func.count())
+                .select_from(Handler)
+                .where(Handler.state != HandlerState.OFFLINE)
+            )
+        if (signed_in or 0) >= handlers:
+            break
+        processes.check_alive()
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"only {signed_in} of {handlers} handlers signed in")
+        time.sleep(0.25)
+    with db.session_scope() as session:
+        pacing.resume(session, "all", actor_label=ACTOR)
 
 
 def run(options: argparse.Namespace) -> dict[str, Any]:
@@ -82,8 +114,11 @@ def run(options: argparse.Namespace) -> dict[str, Any]:
             f"{start:%a %d %b %Y %H:%M}",
             file=sys.stderr,
         )
+        with db.session_scope() as session:
+            pacing.pause(session, "all", reason=OPENING_REASON, actor_label=ACTOR)
         processes.start_carrier(plan)
         processes.start_service()
+        open_the_floor(processes, options.handlers)
         full_speed(processes, create_celery_app(settings), service.redis_url, options.speed)
         log = monitor(
             processes,

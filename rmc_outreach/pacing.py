@@ -16,8 +16,12 @@ something longer (or has left the desk), and patients dialled for them would wai
 
 As today's abandoned-call rate rises from half the cap to the cap, the number of calls per
 free handler falls from that expectation to one: at or over the cap, each call in flight has a
-free handler of its own (Ofcom's "handler guaranteed"). Never more than the calls-per-second
-and concurrent-call limits allow; nothing while paused.
+free handler of its own (Ofcom's "handler guaranteed"). The rate pacing acts on is the day's,
+pulled towards half the cap as if ``THROTTLE_PRIOR_LIVE`` more live-answered calls had been
+abandoned at that rate (``PacingInputs.pacing_rate``): early in a day one unlucky abandoned call
+among a few dozen is evidence, not yet a rate, and taken at face value it would hold the floor
+to one call per handler for hours; by the end of a busy day it is the day's own rate. Never
+more than the calls-per-second and concurrent-call limits allow; nothing while paused.
 
 Definitions used here and everywhere else (``abandonment``):
 
@@ -62,6 +66,8 @@ from rmc_outreach.models.states import PRIORITY_ORDER
 
 # Throttling starts when today's abandoned rate reaches this share of the cap.
 THROTTLE_FROM = 0.5
+# Live-answered calls the day's abandoned rate is pulled towards THROTTLE_FROM x cap by.
+THROTTLE_PRIOR_LIVE = 50
 # However rarely calls have become handoffs lately, never more calls than this per free handler.
 MAX_CALLS_PER_FREE_HANDLER = 20.0
 # Until this many calls have finished in the rate window the rates are mostly priors: pacing
@@ -149,12 +155,22 @@ class PacingInputs:
         return self.abandoned_today / self.live_answered_today
 
     @property
+    def pacing_rate(self) -> float:
+        """Today's abandoned rate as pacing weighs it (module docstring): the day's abandoned
+        and live-answered calls plus ``THROTTLE_PRIOR_LIVE`` live-answered calls abandoned at
+        ``THROTTLE_FROM`` of the cap."""
+        prior = THROTTLE_FROM * self.limits.abandoned_rate_cap
+        return (self.abandoned_today + prior * THROTTLE_PRIOR_LIVE) / (
+            self.live_answered_today + THROTTLE_PRIOR_LIVE
+        )
+
+    @property
     def free_handlers(self) -> int:
         """Available handlers and handlers wrapping up, less the patients waiting for one.
 
         At or over the abandoned-call cap only available handlers count: every call then has
         a handler free for it now, not soon."""
-        soon = 0 if self.abandoned_rate >= self.limits.abandoned_rate_cap else 1
+        soon = 0 if self.pacing_rate >= self.limits.abandoned_rate_cap else 1
         return self.handlers_available + soon * self.handlers_wrapping_up - self.patients_waiting
 
 
@@ -187,7 +203,7 @@ def expected_calls_per_handoff(inputs: PacingInputs) -> float:
 def calls_per_free_handler(inputs: PacingInputs) -> float:
     """The pacing ratio: calls outstanding per free handler, from the expected calls per handoff
     (no abandoned call today) down to 1 (a handler for every call) at the cap."""
-    headroom = throttle(inputs.abandoned_rate, inputs.limits.abandoned_rate_cap)
+    headroom = throttle(inputs.pacing_rate, inputs.limits.abandoned_rate_cap)
     ratio = 1.0 + headroom * (expected_calls_per_handoff(inputs) - 1.0)
     if inputs.measured_calls < MIN_MEASURED_CALLS:
         return min(ratio, START_CALLS_PER_FREE_HANDLER)
@@ -222,7 +238,7 @@ def _limit(inputs: PacingInputs, ratio: float) -> tuple[int, HoldReason | None]:
         if allowed <= 0:
             return 0, reason
     if by_handlers <= 0:
-        if inputs.abandoned_rate >= limits.abandoned_rate_cap:
+        if inputs.pacing_rate >= limits.abandoned_rate_cap:
             return 0, HoldReason.ABANDON_CAP_REACHED
         return 0, HoldReason.ABANDON_CAP_NEAR
     return min(by_concurrency, by_rate, by_handlers), None

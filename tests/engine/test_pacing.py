@@ -70,7 +70,7 @@ def test_a_shift_starts_cautiously_until_enough_calls_have_been_measured() -> No
 
     assert (starting.calls_per_free_handler, starting.calls_allowed) == (1.5, 3)
     assert (measured.calls_per_free_handler, measured.calls_allowed) == (4.0, 8)
-    throttled = decide(inputs(measured_calls=0, abandoned_today=3))
+    throttled = decide(inputs(measured_calls=0, abandoned_today=5))
     assert throttled.calls_per_free_handler == 1.0  # the cap still wins
 
 
@@ -89,10 +89,11 @@ def test_handlers_wrapping_up_count_as_free_for_calls_that_take_half_a_minute_to
 
 
 def test_at_the_abandoned_call_cap_only_handlers_available_now_count() -> None:
-    # 3 abandoned of 100: one call per handler free now; the one wrapping up is not counted.
-    at_cap = decide(inputs(handlers_available=1, handlers_wrapping_up=1, abandoned_today=3))
+    # 5 abandoned of 100 (a pacing rate of 3.8%): one call per handler free now; the one
+    # wrapping up is not counted.
+    at_cap = decide(inputs(handlers_available=1, handlers_wrapping_up=1, abandoned_today=5))
     assert (at_cap.calls_per_free_handler, at_cap.calls_allowed) == (1.0, 1)
-    nobody = decide(inputs(handlers_available=0, handlers_wrapping_up=2, abandoned_today=3))
+    nobody = decide(inputs(handlers_available=0, handlers_wrapping_up=2, abandoned_today=5))
     assert (nobody.calls_allowed, nobody.reason) == (0, HoldReason.NO_HANDLER)
 
 
@@ -129,17 +130,31 @@ def test_the_concurrency_and_call_rate_limits_cap_the_calls() -> None:
 
 
 def test_calls_slow_down_as_the_abandoned_rate_nears_the_cap_and_go_one_to_one_at_it() -> None:
-    # Cap 3%: full pacing to 1.5%, one call per free handler from 3%.
+    # Cap 3%: full pacing to 1.5%, one call per free handler from 3%, on the pacing rate:
+    # (abandoned + 0.75) / (100 + 50) live-answered: 0.5%, 1.2%, 1.8%, 2.5%, 3.2%.
     ratios = [
         decide(inputs(abandoned_today=abandoned)).calls_per_free_handler
         for abandoned in (0, 1, 2, 3, 4)
     ]
-    assert ratios == [4.0, 4.0, pytest.approx(3.0), 1.0, 1.0]
-    assert decide(inputs(abandoned_today=3)).calls_allowed == 2
+    assert ratios == [4.0, 4.0, pytest.approx(10 / 3), pytest.approx(2.0), 1.0]
+    assert decide(inputs(abandoned_today=4)).calls_allowed == 2
+
+
+def test_pacing_weighs_the_days_rate_as_evidence_early_on_and_as_the_rate_later() -> None:
+    # One abandoned call among the first 20 live-answered is 5% of the day so far, but only
+    # a pacing rate of 2.5%: slowed, not one to one.
+    early = inputs(abandoned_today=1, live_answered_today=20)
+    assert early.abandoned_rate == pytest.approx(0.05)
+    assert early.pacing_rate == pytest.approx(1.75 / 70)
+    assert decide(early).calls_per_free_handler == pytest.approx(2.0)
+    # A busy day at the cap is paced at (nearly) its own rate: one call per handler.
+    late = inputs(abandoned_today=31, live_answered_today=1000)
+    assert late.pacing_rate == pytest.approx(31.75 / 1050)
+    assert decide(late).calls_per_free_handler == 1.0
 
 
 def test_a_held_decision_says_whether_the_cap_or_the_calls_in_flight_hold_it() -> None:
-    at_cap = decide(inputs(abandoned_today=3, calls_in_flight=2, calls_undecided=2))
+    at_cap = decide(inputs(abandoned_today=5, calls_in_flight=2, calls_undecided=2))
     assert (at_cap.calls_allowed, at_cap.reason) == (0, HoldReason.ABANDON_CAP_REACHED)
     near = decide(inputs(abandoned_today=2, calls_in_flight=6, calls_undecided=6))
     assert (near.calls_allowed, near.reason) == (0, HoldReason.ABANDON_CAP_NEAR)
