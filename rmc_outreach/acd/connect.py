@@ -90,7 +90,13 @@ def move_handler(session: Session, handler_id: int, *path: HandlerState, at: dat
 
 def not_answering(session: Session, handler_id: int, at: datetime) -> None:
     """A handler who did not answer is made not ready (``away``), as real ACDs do; the state
-    machine goes through ``available``, so both changes are recorded."""
+    machine goes through ``available``, so both changes are recorded. Only while they are still
+    ringing: news of the missed ring can arrive after the handler has already made themselves
+    available again (or signed off), and their own later choice stands."""
+    handler = handlers.lock_handler(session, handler_id)
+    if handler.state is not HandlerState.RINGING:
+        log.info("handler %s missed a ring but is %s now: left so", handler_id, handler.state.value)
+        return
     move_handler(session, handler_id, HandlerState.AVAILABLE, HandlerState.AWAY, at=at)
 
 

@@ -180,6 +180,31 @@ def test_a_handler_who_does_not_answer_is_made_away_and_the_next_handler_is_offe
     assert handler_state(second) is S.RINGING
 
 
+def test_a_handler_back_at_the_desk_before_the_missed_ring_is_applied_stays_available(
+    webhooks: Webhooks,
+) -> None:
+    """The missed ring's news is applied after the handler chose "available" again themselves:
+    their own later choice stands (they were left away for good before)."""
+    handoff_id, _ = queue_outbound_patient(webhooks, T0)
+    handler_id = new_handler("Back", available_at=T0 - timedelta(minutes=20))
+    with frozen_at(T0 + timedelta(seconds=1)):
+        acd.connect_waiting(webhooks.config, webhooks.provider)
+    offer_id = offer_id_for(handoff_id, handler_id)
+    with frozen_at(T0 + timedelta(seconds=40)), session_scope() as session:
+        handlers.change_state(session, handler_id, S.AVAILABLE)
+
+    with frozen_at(T0 + timedelta(seconds=45)):
+        webhooks.post(
+            f"/twilio/offer/{offer_id}/status",
+            call_params(new_call_sid(), CallStatus="no-answer", Direction="outbound-api"),
+        )
+        webhooks.run_enqueued()
+
+    assert offers()[0] == (handoff_id, handler_id, "no-answer")
+    assert S.AWAY not in spell_states(handler_id)
+    assert handler_state(handler_id) is S.AVAILABLE
+
+
 def test_answer_whisper_bridge_and_end_record_every_handler_state_change(
     webhooks: Webhooks,
 ) -> None:
