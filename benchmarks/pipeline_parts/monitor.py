@@ -21,7 +21,8 @@ from sqlalchemy import and_, func, or_, select
 from benchmarks.pipeline_parts.processes import Kill, PipelineProcesses, cpu_seconds
 from rmc_outreach import clock, db, pacing
 from rmc_outreach.calendar import CallingWindow
-from rmc_outreach.engine_config import EngineConfig
+from rmc_outreach.dispatch import DISPATCH_INTERVAL
+from rmc_outreach.engine_config import EngineConfig, in_clock_time
 from rmc_outreach.models import (
     OPEN_REFERRAL_STATUSES,
     AttemptState,
@@ -128,7 +129,11 @@ def take_sample(
         )
         held: str | None = None
         if pacing_config is not None and available and waiting:
-            decision = pacing.decide(pacing.gather_inputs(session, pacing_config, moment))
+            # The same window for the calls-per-second limit as dispatch uses.
+            recent = in_clock_time(DISPATCH_INTERVAL)
+            decision = pacing.decide(
+                pacing.gather_inputs(session, pacing_config, moment, recent=recent)
+            )
             held = PACING_ALLOWED if decision.reason is None else decision.reason.value
     return Sample(
         int(open_referrals or 0),
