@@ -17,6 +17,7 @@ event id after its transaction commits. The task applies it:
 
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
 from collections.abc import Mapping
@@ -24,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import CursorResult, Insert, Select, Table, Update, bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -191,17 +192,20 @@ def record_event(
         "provider_sid": provider_sid,
         "received_at": now(),
     }
-    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    statement = (
-        insert(ProviderEvent)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=["event_key"])
-        .returning(ProviderEvent.id)
-    )
-    event_id: int | None = session.execute(statement).scalar()
+    statement = _record_statement(session.get_bind().dialect.name)
+    event_id: int | None = session.execute(statement, values).scalar()
     if event_id is None:
         log.info("provider event %s already stored: replay ignored", kind)
     return event_id
+
+
+@functools.cache
+def _record_statement(dialect: str) -> Insert:
+    """The insert of one callback, skipping a key already stored (built once per dialect: only
+    its values change; a Core insert, as no ORM object is involved)."""
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    table = cast(Table, ProviderEvent.__table__)
+    return insert(table).on_conflict_do_nothing(index_elements=["event_key"]).returning(table.c.id)
 
 
 def mark_processed(session: Session, event_id: int) -> bool:
@@ -282,12 +286,19 @@ class StoredEvent:
     received_at: datetime
 
 
-def _claim_events(session: Session, *conditions: Any) -> list[StoredEvent]:
-    """Mark unapplied events matching ``conditions`` applied; returns them in arrival order."""
-    rows = session.execute(
+@functools.cache
+def _claim_query(by_attempt: bool) -> Update:
+    """Mark an event (``claim_event_id``), or every event of an attempt (``claim_attempt_id``),
+    applied if it was not, returning what it claimed (built once: only its values change)."""
+    condition = (
+        ProviderEvent.attempt_id == bindparam("claim_attempt_id")
+        if by_attempt
+        else ProviderEvent.id == bindparam("claim_event_id")
+    )
+    return (
         update(ProviderEvent)
-        .where(ProviderEvent.processed_at.is_(None), *conditions)
-        .values(processed_at=now())
+        .where(ProviderEvent.processed_at.is_(None), condition)
+        .values(processed_at=bindparam("claim_at", type_=ProviderEvent.processed_at.type))
         .returning(
             ProviderEvent.id,
             ProviderEvent.kind,
@@ -296,8 +307,34 @@ def _claim_events(session: Session, *conditions: Any) -> list[StoredEvent]:
             ProviderEvent.received_at,
         )
         .execution_options(synchronize_session=False)
+    )
+
+
+def _claim_events(
+    session: Session, *, event_id: int | None = None, attempt_id: uuid.UUID | None = None
+) -> list[StoredEvent]:
+    """Mark the unapplied event ``event_id``, or those of ``attempt_id``, applied; returns them
+    in arrival order."""
+    parameters = (
+        {"claim_attempt_id": attempt_id} if attempt_id is not None else {"claim_event_id": event_id}
+    )
+    rows = session.execute(
+        _claim_query(attempt_id is not None), {**parameters, "claim_at": now()}
     ).all()
     return sorted((StoredEvent(*row) for row in rows), key=lambda event: event.id)
+
+
+@functools.cache
+def _owner_query() -> Select[uuid.UUID, datetime | None]:
+    """The attempt an event belongs to, its referral locked, and whether the event was applied
+    (built once: only the event id changes)."""
+    return (
+        select(ContactAttempt.id, ProviderEvent.processed_at)
+        .join(Referral, Referral.id == ContactAttempt.referral_id)
+        .join(ProviderEvent, ProviderEvent.attempt_id == ContactAttempt.id)
+        .where(ProviderEvent.id == bindparam("event_id"))
+        .with_for_update(of=Referral)
+    )
 
 
 def apply_event(event_id: int) -> tuple[FollowUps, bool]:
@@ -309,21 +346,18 @@ def apply_event(event_id: int) -> tuple[FollowUps, bool]:
 
     follow_ups = FollowUps()
     with session_scope() as session:
-        owner = session.execute(
-            select(ContactAttempt.id)
-            .join(Referral, Referral.id == ContactAttempt.referral_id)
-            .join(ProviderEvent, ProviderEvent.attempt_id == ContactAttempt.id)
-            .where(ProviderEvent.id == event_id)
-            .with_for_update(of=Referral)
-        ).first()
+        owner = session.execute(_owner_query(), {"event_id": event_id}).first()
         # This task's own event first: if another task applied it already, claim nothing (a
         # duplicate must not take a later callback of the attempt and leave it unapplied).
-        claimed = _claim_events(session, ProviderEvent.id == event_id)
+        # Most often the task that applied it (with the attempt's other waiting callbacks)
+        # committed before this read, which shows it; else the claim finds it taken.
+        applied_already = owner is not None and owner.processed_at is not None
+        claimed = [] if applied_already else _claim_events(session, event_id=event_id)
         if not claimed:
             log.info("provider event %s already applied", event_id)
             return follow_ups, False
         if owner is not None:  # the referral's lock is taken first, as by every writer
-            waiting = _claim_events(session, ProviderEvent.attempt_id == owner.id)
+            waiting = _claim_events(session, attempt_id=owner.id)
             claimed = sorted([*claimed, *waiting], key=lambda event: event.id)
         attempt: ContactAttempt | None = None
         for event in claimed:

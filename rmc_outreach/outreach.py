@@ -131,14 +131,13 @@ def _phone_refusal(attempt: ContactAttempt, patient: Patient, config: EngineConf
 def _check_and_claim(
     session: Session, attempt_id: uuid.UUID, config: EngineConfig
 ) -> _Go | WorkResult:
-    referral_id = attempts.lock_referral_of(session, attempt_id)
-    if referral_id is None:
+    referral = attempts.lock_referral(session, attempt_id)
+    if referral is None:
         log.warning("attempt %s does not exist", attempt_id)
         return WorkResult.NOT_PENDING
     attempt = attempts.get(session, attempt_id, for_update=True)
     if attempt.state is not AttemptState.PENDING:
         return WorkResult.NOT_PENDING
-    referral = session.get_one(Referral, referral_id)
     # Shared lock: an opt-out being written waits for this claim, or this claim sees it.
     patient = session.scalars(
         select(Patient)

@@ -45,6 +45,17 @@ logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
 T = TypeVar("T")
 
 HTTP_TIMEOUT_S = 10.0
+TWILIO_API_URL = "https://api.twilio.com/"
+
+
+def read_environment_once(session: requests.Session, url: str) -> None:
+    """Take the proxy and CA bundle settings for ``url`` from the environment now, for every
+    request of ``session``: requests would otherwise read the whole environment again for each
+    request (milliseconds of CPU every call). The session only ever talks to that one host."""
+    settings = session.merge_environment_settings(url, {}, None, None, None)
+    session.proxies = settings["proxies"]
+    session.verify = settings["verify"]
+    session.trust_env = False
 
 
 class LocalEndpointHttpClient(TwilioHttpClient):  # type: ignore[misc]
@@ -103,11 +114,13 @@ class TwilioProvider:
     ) -> None:
         if not (settings.twilio_account_sid and settings.twilio_auth_token):
             raise ValueError("TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are needed for calls")
+        base_url = settings.twilio_api_base_url
         http_client = (
-            LocalEndpointHttpClient(settings.twilio_api_base_url, timeout=http_timeout_s)
-            if settings.twilio_api_base_url
+            LocalEndpointHttpClient(base_url, timeout=http_timeout_s)
+            if base_url
             else TwilioHttpClient(timeout=http_timeout_s)
         )
+        read_environment_once(http_client.session, base_url or TWILIO_API_URL)
         self.client = Client(
             settings.twilio_account_sid, settings.twilio_auth_token, http_client=http_client
         )

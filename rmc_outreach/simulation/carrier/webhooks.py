@@ -61,6 +61,9 @@ class WebhookSender:
         session: requests.Session | None = getattr(self._local, "session", None)
         if session is None:
             session = requests.Session()
+            # Straight to the URL given: no proxy or netrc from the environment (requests
+            # would read all of it again for every webhook).
+            session.trust_env = False
             self._local.session = session
         return session
 
