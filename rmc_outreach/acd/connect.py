@@ -30,6 +30,7 @@ from rmc_outreach.acd.errors import (
     NoNumberToCall,
     OutsideCallingWindow,
 )
+from rmc_outreach.acd.handoff_state import patient_number_to_call
 from rmc_outreach.acd.queueing import waiting
 from rmc_outreach.clock import now
 from rmc_outreach.db import session_scope
@@ -42,8 +43,6 @@ from rmc_outreach.models import (
     HandoffOffer,
     HandoffSource,
     OfferResult,
-    Patient,
-    Referral,
 )
 from rmc_outreach.phones import is_fictional
 from rmc_outreach.telephony.base import HandlerCallRequest, TelephonyProvider
@@ -247,14 +246,7 @@ def callback_number(session: Session, callback: CallbackRequest) -> str | None:
     """The number to ring for a callback request: its own, else the patient's."""
     if callback.phone:
         return callback.phone
-    if callback.referral_id is None:
-        return None
-    patient = session.scalar(
-        select(Patient)
-        .join(Referral, Referral.patient_id == Patient.id)
-        .where(Referral.id == callback.referral_id)
-    )
-    return patient.number_to_call if patient is not None else None
+    return patient_number_to_call(session, callback.referral_id)
 
 
 def _claim_callback_call(

@@ -201,12 +201,18 @@ def callback_phone(session: Session, handoff: Handoff) -> str | None:
             return destination
     if handoff.caller_number:
         return handoff.caller_number
-    if handoff.referral_id is None:
+    return patient_number_to_call(session, handoff.referral_id)
+
+
+def patient_number_to_call(session: Session, referral_id: int | None) -> str | None:
+    """The referral's patient's number to call (``Patient.number_to_call``: only ever the
+    landline of a landline-only patient); None without a referral or a number."""
+    if referral_id is None:
         return None
     patient = session.scalar(
         select(Patient)
         .join(Referral, Referral.patient_id == Patient.id)
-        .where(Referral.id == handoff.referral_id)
+        .where(Referral.id == referral_id)
     )
     return patient.number_to_call if patient is not None else None
 

@@ -413,16 +413,23 @@ class Staff:
         ``wrap_up.handoff_id`` (e.g. after "call this patient now", which has no queue)."""
         if leg.handoff_id is not None or handler.handler_id is None:
             return leg.handoff_id
+        _readable, handoff = self._console_wrap_up(handler)
+        return handoff
+
+    def _console_wrap_up(self, handler: SimHandler) -> tuple[bool, int | None]:
+        """(whether the console could be read, the handoff it shows in wrap-up)."""
+        if handler.handler_id is None:
+            return False, None
         try:
             response = self._console_request(handler, "GET", self._console_url(handler.handler_id))
-            if isinstance(response, int):
-                return None
-            data = response.json() if response.ok else {}
+            if isinstance(response, int) or not response.ok:
+                return False, None
+            data = response.json()
         except (requests.RequestException, ValueError):
-            return None
+            return False, None
         wrap_up = data.get("wrap_up") if isinstance(data, dict) else None
         handoff = wrap_up.get("handoff_id") if isinstance(wrap_up, dict) else None
-        return handoff if isinstance(handoff, int) else None
+        return True, handoff if isinstance(handoff, int) else None
 
     def outcome_payload(self, handler: SimHandler, index: int) -> dict[str, Any]:
         """The outcome the handler records for their ``index``-th bridged call (seeded)."""
@@ -486,17 +493,10 @@ class Staff:
         """Whether the handler's console shows this handoff in wrap-up, waiting for its outcome
         (True when there is nothing to wait for or the console cannot be read: the post then
         says what is wrong)."""
-        if handler.handler_id is None or not isinstance(handoff_id, int):
+        if not isinstance(handoff_id, int):
             return True
-        try:
-            response = self._console_request(handler, "GET", self._console_url(handler.handler_id))
-            if isinstance(response, int) or not response.ok:
-                return True
-            data = response.json()
-        except (requests.RequestException, ValueError):
-            return True
-        wrap_up = data.get("wrap_up") if isinstance(data, dict) else None
-        return isinstance(wrap_up, dict) and wrap_up.get("handoff_id") == handoff_id
+        readable, shown = self._console_wrap_up(handler)
+        return not readable or shown == handoff_id
 
     def _back_after_missed(self, handler: SimHandler) -> None:
         with self._lock:
