@@ -14,6 +14,13 @@ dialling would leave every handler idle for that half minute after every call. O
 wrap-up counts (``WRAP_UP_SOON``): a handler still wrapping up after that is busy with
 something longer (or has left the desk), and patients dialled for them would wait.
 
+A handler on a call counts as free soon with the chance that the call ends within the lead time
+(how long a call started now takes to bring a patient to the queue), judged from the talk times
+of recent bridged calls given how long this call has lasted (``chance_ending_within``), as a
+predictive dialler watches for agents about to become available. Waiting for the call to end
+before dialling would leave the handler idle for the whole lead time after every call. With too
+few talk times measured, or for a call longer than any measured, the chance is 0.
+
 As today's abandoned-call rate rises from half the cap to the cap, the number of calls per
 free handler falls from that expectation to one: at or over the cap, each call in flight has a
 free handler of its own (Ofcom's "handler guaranteed"). The rate pacing acts on is the day's,
@@ -37,7 +44,10 @@ dispatch skips the paused priorities (``PacingDecision.priorities``) on every ch
 
 from __future__ import annotations
 
+import bisect
 import math
+import statistics
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -87,6 +97,11 @@ PRIOR_WEIGHT = 20
 WAITING_GRACE = timedelta(minutes=2)
 # A handler in wrap-up for longer than this does not count as free soon.
 WRAP_UP_SOON = timedelta(seconds=90)
+# Talk times and lead times are judged from (up to) this many recent handoffs, and only once
+# MIN_TIMED_HANDOFFS of them have been timed; the lead time is LEAD_TIME_PRIOR until then.
+TIMED_HANDOFFS = 200
+MIN_TIMED_HANDOFFS = 10
+LEAD_TIME_PRIOR = timedelta(seconds=30)
 
 
 class HoldReason(StrEnum):
@@ -128,6 +143,7 @@ class PacingInputs:
     paused_priorities: frozenset[Priority] = field(default_factory=frozenset)
     measured_calls: int = MIN_MEASURED_CALLS  # finished calls behind the measured rates
     handlers_wrapping_up: int = 0
+    handlers_finishing_soon: float = 0.0  # expected handlers on a call to be free soon
 
     def __post_init__(self) -> None:
         counts = (
@@ -146,6 +162,8 @@ class PacingInputs:
             raise ValueError("answer and speak-to-someone rates must be between 0 and 1")
         if self.recent_seconds <= 0:
             raise ValueError("recent_seconds must be positive")
+        if self.handlers_finishing_soon < 0:
+            raise ValueError("pacing counts cannot be negative")
 
     @property
     def abandoned_rate(self) -> float:
@@ -165,13 +183,17 @@ class PacingInputs:
         )
 
     @property
-    def free_handlers(self) -> int:
-        """Available handlers and handlers wrapping up, less the patients waiting for one.
+    def free_handlers(self) -> float:
+        """Available handlers, handlers wrapping up and the handlers on a call expected to
+        finish soon, less the patients waiting for one.
 
         At or over the abandoned-call cap only available handlers count: every call then has
         a handler free for it now, not soon."""
-        soon = 0 if self.pacing_rate >= self.limits.abandoned_rate_cap else 1
-        return self.handlers_available + soon * self.handlers_wrapping_up - self.patients_waiting
+        if self.pacing_rate >= self.limits.abandoned_rate_cap:
+            soon = 0.0
+        else:
+            soon = self.handlers_wrapping_up + self.handlers_finishing_soon
+        return self.handlers_available + soon - self.patients_waiting
 
 
 @dataclass(frozen=True)
@@ -210,7 +232,7 @@ def calls_per_free_handler(inputs: PacingInputs) -> float:
     return ratio
 
 
-def _calls_for(free_handlers: int, ratio: float, undecided: int) -> int:
+def _calls_for(free_handlers: float, ratio: float, undecided: int) -> int:
     # The small epsilon keeps 4.0 from flooring to 3 through rounding.
     return math.floor(free_handlers * ratio + 1e-9) - undecided
 
@@ -253,6 +275,67 @@ def decide(inputs: PacingInputs) -> PacingDecision:
     else:
         allowed, reason = 0, HoldReason.PAUSED
     return PacingDecision(allowed, reason, priorities, ratio, inputs.abandoned_rate)
+
+
+def chance_ending_within(
+    elapsed_s: float, horizon_s: float, talk_times_s: Sequence[float]
+) -> float:
+    """The chance a call that has lasted ``elapsed_s`` ends within ``horizon_s`` more: of the
+    measured talk times (sorted) longer than ``elapsed_s``, the share no longer than
+    ``elapsed_s + horizon_s``. 0 with fewer than ``MIN_TIMED_HANDOFFS`` talk times, or when
+    none lasted as long (nothing is known about calls that long)."""
+    if len(talk_times_s) < MIN_TIMED_HANDOFFS:
+        return 0.0
+    longer = len(talk_times_s) - bisect.bisect_right(talk_times_s, elapsed_s)
+    if longer == 0:
+        return 0.0
+    ended = bisect.bisect_right(talk_times_s, elapsed_s + horizon_s) - (len(talk_times_s) - longer)
+    return ended / longer
+
+
+def handlers_finishing_soon(
+    session: Session, moment: datetime, talk_times_s: Sequence[float], lead_time_s: float
+) -> float:
+    """The expected number of handlers on a call now whose call ends within the lead time."""
+    started = session.scalars(
+        select(Handler.state_changed_at).where(Handler.state == HandlerState.ON_CALL)
+    ).all()
+    return sum(
+        chance_ending_within(max(0.0, (moment - since).total_seconds()), lead_time_s, talk_times_s)
+        for since in started
+    )
+
+
+def timed_handoffs(session: Session, moment: datetime) -> tuple[list[float], float]:
+    """(sorted talk times, median lead time) in seconds, from the most recent handoffs queued
+    in the rate window: talk times of bridged calls that have ended, lead times (call started
+    to patient queued) of outbound calls; the lead time is ``LEAD_TIME_PRIOR`` while fewer
+    than ``MIN_TIMED_HANDOFFS`` are known."""
+    rows = session.execute(
+        select(
+            Handoff.talk_seconds,
+            Handoff.connected_at,
+            Handoff.queued_at,
+            ContactAttempt.created_at,
+        )
+        .outerjoin(ContactAttempt, ContactAttempt.id == Handoff.attempt_id)
+        .where(Handoff.queued_at >= moment - RATE_WINDOW, Handoff.queued_at <= moment)
+        .order_by(Handoff.queued_at.desc())
+        .limit(TIMED_HANDOFFS)
+    ).all()
+    talk = sorted(
+        float(row.talk_seconds)
+        for row in rows
+        if row.talk_seconds is not None and row.connected_at is not None
+    )
+    leads = [
+        (row.queued_at - row.created_at).total_seconds()
+        for row in rows
+        if row.created_at is not None and row.queued_at >= row.created_at
+    ]
+    if len(leads) < MIN_TIMED_HANDOFFS:
+        return talk, LEAD_TIME_PRIOR.total_seconds()
+    return talk, statistics.median(leads)
 
 
 def smoothed_rate(successes: int, trials: int, prior: float, weight: int = PRIOR_WEIGHT) -> float:
@@ -343,10 +426,12 @@ def gather_inputs(
         ContactAttempt.created_at <= moment,
         ContactAttempt.channel == Channel.CALL,
     )
+    talk_times, lead_time = timed_handoffs(session, moment)
     return PacingInputs(
         limits=config.pacing_limits,
         handlers_available=by_state.get(HandlerState.AVAILABLE, 0),
         handlers_wrapping_up=by_state.get(HandlerState.WRAP_UP, 0),
+        handlers_finishing_soon=handlers_finishing_soon(session, moment, talk_times, lead_time),
         patients_waiting=waiting,
         calls_in_flight=in_flight,
         calls_undecided=max(0, in_flight - decided),

@@ -188,6 +188,8 @@ pacing_inputs = st.builds(
         abandoned_rate_cap=st.floats(0.001, 0.2),
     ),
     handlers_available=st.integers(0, 60),
+    handlers_wrapping_up=st.integers(0, 10),
+    handlers_finishing_soon=st.floats(0, 10),
     patients_waiting=st.integers(0, 30),
     calls_in_flight=st.integers(0, 250),
     calls_undecided=st.integers(0, 250),

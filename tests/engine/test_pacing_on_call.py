@@ -1,0 +1,118 @@
+"""Pacing counts handlers on a call as free soon with the chance their call ends within the lead
+time, judged from recent talk times (``pacing.chance_ending_within``)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import Engine
+
+from rmc_outreach import pacing
+from rmc_outreach.clock import frozen_at
+from rmc_outreach.db import session_scope
+from rmc_outreach.engine_config import EngineConfig
+from rmc_outreach.handlers import change_state, create_handler
+from rmc_outreach.models import AttemptState, HandlerState, Handoff
+from rmc_outreach.pacing import HoldReason, chance_ending_within, decide
+from tests.engine.support import WEDNESDAY_10AM
+from tests.engine.test_pacing import inputs
+from tests.factories import create_attempt, create_referral
+
+# Ten talk times, 60 s to 240 s in steps of 20 s.
+TALKS = [60.0 + 20 * n for n in range(10)]
+
+
+def test_the_chance_is_the_share_of_calls_as_long_as_this_one_that_ended_within_the_horizon() -> (
+    None
+):
+    # A call 100 s old: 7 measured calls lasted longer (120..240 s); of those, 120 and 140 s
+    # ended within 45 s more.
+    assert chance_ending_within(100, 45, TALKS) == pytest.approx(2 / 7)
+    # A new call: every measured call lasted longer than 0 s; none ended within 30 s.
+    assert chance_ending_within(0, 30, TALKS) == 0.0
+    # 230 s in: only the 240 s call lasted this long, and it ended within 30 s more.
+    assert chance_ending_within(230, 30, TALKS) == 1.0
+
+
+def test_no_chance_is_claimed_without_enough_talk_times_or_for_a_call_longer_than_any() -> None:
+    assert chance_ending_within(100, 45, TALKS[:-1]) == 0.0  # 9 talk times: too few
+    assert chance_ending_within(240, 1000, TALKS) == 0.0  # longer than every measured call
+
+
+def test_handlers_finishing_soon_count_as_free_for_calls_below_the_cap() -> None:
+    # Nobody available; on-call handlers expected to finish soon add up to one free handler.
+    soon = decide(inputs(handlers_available=0, handlers_finishing_soon=1.0))
+    assert (soon.calls_allowed, soon.reason) == (4, None)
+    half = decide(inputs(handlers_available=0, handlers_finishing_soon=0.5))
+    assert half.calls_allowed == 2
+    # At the cap a call needs a handler free now.
+    at_cap = decide(inputs(handlers_available=0, handlers_finishing_soon=2.0, abandoned_today=5))
+    assert (at_cap.calls_allowed, at_cap.reason) == (0, HoldReason.NO_HANDLER)
+    # A patient already waiting takes the handler expected soon.
+    waiting = decide(inputs(handlers_available=0, handlers_finishing_soon=1.0, patients_waiting=1))
+    assert (waiting.calls_allowed, waiting.reason) == (0, HoldReason.NO_HANDLER)
+    with pytest.raises(ValueError, match="negative"):
+        inputs(handlers_finishing_soon=-0.5)
+
+
+def _timed_handoff(queued_at_s: float, lead_s: float, talk_s: int | None) -> None:
+    """A handoff queued ``queued_at_s`` before 10:00 from a call started ``lead_s`` earlier,
+    bridged for ``talk_s`` seconds (not bridged when None)."""
+    queued_at = WEDNESDAY_10AM - timedelta(seconds=queued_at_s)
+    with session_scope() as session:
+        referral = create_referral(session, status="in_outreach")
+        attempt = create_attempt(
+            session,
+            referral,
+            created_at=queued_at - timedelta(seconds=lead_s),
+            state=AttemptState.FINAL,
+        )
+        session.add(
+            Handoff(
+                attempt_id=attempt.id,
+                referral_id=referral.id,
+                queued_at=queued_at,
+                connected_at=None if talk_s is None else queued_at + timedelta(seconds=5),
+                talk_seconds=talk_s if talk_s is not None else 0,
+            )
+        )
+
+
+def test_gathered_inputs_expect_on_call_handlers_to_finish_from_recent_talk_and_lead_times(
+    database: Engine, config: EngineConfig
+) -> None:
+    moment = WEDNESDAY_10AM
+    # Ten bridged calls in the last hour talked 60..240 s; each patient was queued 40 s after
+    # their call started. Two abandoned handoffs (never bridged) bring no talk time.
+    for n, talk in enumerate(TALKS):
+        _timed_handoff(3600 - 300 * n, 40, int(talk))
+    for n in range(2):
+        _timed_handoff(600 + n, 40, None)
+    # One handoff outside the rate window counts for nothing.
+    _timed_handoff(3 * 3600, 5, 1000)
+    with frozen_at(moment - timedelta(minutes=30)), session_scope() as session:
+        handlers = [create_handler(session, None, f"H{n}", f"client:h{n}").id for n in range(3)]
+        for handler_id in handlers:
+            for state in (HandlerState.AVAILABLE, HandlerState.RINGING):
+                change_state(session, handler_id, state)
+    # On a call for 100 s (chance 2/7 of ending within 40 s), for 10 s (none of the measured
+    # calls ended within 50 s) and for an hour (longer than any measured call: 0).
+    for handler_id, seconds in zip(handlers, (100, 10, 3600), strict=True):
+        with frozen_at(moment - timedelta(seconds=seconds)), session_scope() as session:
+            change_state(session, handler_id, HandlerState.ON_CALL)
+    with session_scope() as session:
+        talk, lead = pacing.timed_handoffs(session, moment)
+        gathered = pacing.gather_inputs(session, config, moment)
+    assert (talk, lead) == (TALKS, 40.0)
+    assert gathered.handlers_finishing_soon == pytest.approx(2 / 7)
+
+
+def test_the_lead_time_is_the_prior_until_enough_handoffs_are_timed(
+    database: Engine, config: EngineConfig
+) -> None:
+    for n in range(pacing.MIN_TIMED_HANDOFFS - 1):
+        _timed_handoff(60 + n, 90, 100)
+    with session_scope() as session:
+        talk, lead = pacing.timed_handoffs(session, WEDNESDAY_10AM)
+    assert (len(talk), lead) == (pacing.MIN_TIMED_HANDOFFS - 1, 30.0)
