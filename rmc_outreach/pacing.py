@@ -27,8 +27,11 @@ free handler of its own (Ofcom's "handler guaranteed"). The rate pacing acts on 
 pulled towards half the cap as if ``THROTTLE_PRIOR_LIVE`` more live-answered calls had been
 abandoned at that rate (``PacingInputs.pacing_rate``): early in a day one unlucky abandoned call
 among a few dozen is evidence, not yet a rate, and taken at face value it would hold the floor
-to one call per handler for hours; by the end of a busy day it is the day's own rate. Never
-more than the calls-per-second and concurrent-call limits allow; nothing while paused.
+to one call per handler for hours; by the end of a busy day it is the day's own rate. The
+day's own rate still decides when pacing goes one to one (``PacingInputs.at_cap``): the cap is
+on each day's calls (domain.md), so a day over it, however few calls it has had, is paced one
+to one until it is back under. Never more than the calls-per-second and concurrent-call limits
+allow; nothing while paused.
 
 Definitions used here and everywhere else (``abandonment``):
 
@@ -183,16 +186,22 @@ class PacingInputs:
         )
 
     @property
+    def at_cap(self) -> bool:
+        """True when the pacing rate or the day's own rate has reached the cap: every call
+        then needs a handler free for it now (one call per available handler). The day's own
+        rate counts however few calls it rests on, so a day over the cap is paced one to one
+        until it is back under."""
+        cap = self.limits.abandoned_rate_cap
+        return self.pacing_rate >= cap or self.abandoned_rate >= cap
+
+    @property
     def free_handlers(self) -> float:
         """Available handlers, handlers wrapping up and the handlers on a call expected to
         finish soon, less the patients waiting for one.
 
         At or over the abandoned-call cap only available handlers count: every call then has
         a handler free for it now, not soon."""
-        if self.pacing_rate >= self.limits.abandoned_rate_cap:
-            soon = 0.0
-        else:
-            soon = self.handlers_wrapping_up + self.handlers_finishing_soon
+        soon = 0.0 if self.at_cap else self.handlers_wrapping_up + self.handlers_finishing_soon
         return self.handlers_available + soon - self.patients_waiting
 
 
@@ -225,6 +234,8 @@ def expected_calls_per_handoff(inputs: PacingInputs) -> float:
 def calls_per_free_handler(inputs: PacingInputs) -> float:
     """The pacing ratio: calls outstanding per free handler, from the expected calls per handoff
     (no abandoned call today) down to 1 (a handler for every call) at the cap."""
+    if inputs.at_cap:
+        return 1.0
     headroom = throttle(inputs.pacing_rate, inputs.limits.abandoned_rate_cap)
     ratio = 1.0 + headroom * (expected_calls_per_handoff(inputs) - 1.0)
     if inputs.measured_calls < MIN_MEASURED_CALLS:
@@ -260,7 +271,7 @@ def _limit(inputs: PacingInputs, ratio: float) -> tuple[int, HoldReason | None]:
         if allowed <= 0:
             return 0, reason
     if by_handlers <= 0:
-        if inputs.pacing_rate >= limits.abandoned_rate_cap:
+        if inputs.at_cap:
             return 0, HoldReason.ABANDON_CAP_REACHED
         return 0, HoldReason.ABANDON_CAP_NEAR
     return min(by_concurrency, by_rate, by_handlers), None

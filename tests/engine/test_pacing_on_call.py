@@ -116,3 +116,16 @@ def test_the_lead_time_is_the_prior_until_enough_handoffs_are_timed(
     with session_scope() as session:
         talk, lead = pacing.timed_handoffs(session, WEDNESDAY_10AM)
     assert (len(talk), lead) == (pacing.MIN_TIMED_HANDOFFS - 1, 30.0)
+
+
+def test_a_day_over_the_cap_is_paced_one_to_one_however_few_calls_it_has_had() -> None:
+    # 1 abandoned of 20 live-answered: a pacing rate of (1 + 0.75) / 70 = 2.5%, under the
+    # cap, but the day itself is at 5%.
+    early = inputs(abandoned_today=1, live_answered_today=20, handlers_wrapping_up=1)
+    assert early.pacing_rate < early.limits.abandoned_rate_cap <= early.abandoned_rate
+    decision = decide(early)
+    assert (decision.calls_per_free_handler, decision.calls_allowed) == (1.0, 2)
+    assert early.free_handlers == 2  # the handler wrapping up is not counted
+    # Back under the cap (1 of 40): paced again, slowed by the throttle.
+    recovered = decide(inputs(abandoned_today=1, live_answered_today=40))
+    assert recovered.calls_per_free_handler > 1.0
