@@ -83,7 +83,8 @@ THROTTLE_FROM = 0.5
 THROTTLE_PRIOR_LIVE = 50
 # However rarely calls have become handoffs lately, never more calls than this per free handler.
 MAX_CALLS_PER_FREE_HANDLER = 20.0
-# Until this many calls have finished in the rate window the rates are mostly priors: pacing
+# Until this many calls have been answered or have ended in the rate window the rates are mostly
+# priors: pacing
 # starts cautiously (at most START_CALLS_PER_FREE_HANDLER), as a predictive dialler starts in
 # progressive mode, so the first minutes of a shift do not send a burst of patients to the
 # queue at once.
@@ -92,6 +93,11 @@ START_CALLS_PER_FREE_HANDLER = 1.5
 # Measured rates: calls placed in this recent window, blended with priors while data is scarce
 # (the prior counts as this many observations). About half of outbound calls go unanswered
 # (domain.md); the speak-to-someone prior is deliberately high, so pacing starts cautious.
+# A call counts towards the answer rate once its answer is known (answered, or ended), and a
+# live-answered call towards the speak-to-someone rate once its choice is known (a key, or the
+# call ended), not only once it has ended: the calls that end first are the unanswered ones (a
+# person talks to a handler for minutes), so counting only ended calls would read a low answer
+# rate at the start of every shift and send a burst of calls, and of patients, to the queue.
 RATE_WINDOW = timedelta(hours=2)
 ANSWER_RATE_PRIOR = 0.5
 SPEAK_RATE_PRIOR = 0.5
@@ -128,8 +134,9 @@ class PacingInputs:
     patient is in neither count). ``calls_undecided`` are the calls in flight that may still
     bring a patient to a handler (no keypad choice yet, not answered by a machine).
     ``answer_rate`` is live-answered / placed and ``speak_rate`` is handoffs / live-answered,
-    over a recent window. ``calls_started_recently`` were started in the last
-    ``recent_seconds`` (for the calls-per-second limit).
+    over a recent window, among the calls whose answer (or choice) is known.
+    ``calls_started_recently`` were started in the last ``recent_seconds`` (for the
+    calls-per-second limit).
     """
 
     limits: PacingLimits
@@ -144,7 +151,7 @@ class PacingInputs:
     calls_started_recently: int = 0
     recent_seconds: float = 1.0
     paused_priorities: frozenset[Priority] = field(default_factory=frozenset)
-    measured_calls: int = MIN_MEASURED_CALLS  # finished calls behind the measured rates
+    measured_calls: int = MIN_MEASURED_CALLS  # calls behind the measured answer rate
     handlers_wrapping_up: int = 0
     handlers_finishing_soon: float = 0.0  # expected handlers on a call to be free soon
 
@@ -417,10 +424,18 @@ def gather_inputs(
         ContactAttempt.created_at >= moment - RATE_WINDOW,
         ContactAttempt.created_at <= moment,
         ContactAttempt.channel == Channel.CALL,
-        ContactAttempt.state == AttemptState.FINAL,
     )
-    placed = _count(session, recent_calls)
-    live = _count(session, recent_calls, abandonment.live_answered())
+    final = ContactAttempt.state == AttemptState.FINAL
+    live_answered = abandonment.live_answered()
+    placed, live, live_decided = session.execute(
+        select(
+            func.count().filter(or_(final, ContactAttempt.answered_by.is_not(None), live_answered)),
+            func.count().filter(live_answered),
+            func.count().filter(
+                live_answered, or_(final, ContactAttempt.keypad_choice.is_not(None))
+            ),
+        ).where(recent_calls)
+    ).one()
     handoffs = (
         session.scalar(
             select(func.count())
@@ -447,7 +462,7 @@ def gather_inputs(
         calls_in_flight=in_flight,
         calls_undecided=max(0, in_flight - decided),
         answer_rate=smoothed_rate(live, placed, ANSWER_RATE_PRIOR),
-        speak_rate=smoothed_rate(min(handoffs, live), live, SPEAK_RATE_PRIOR),
+        speak_rate=smoothed_rate(min(handoffs, live_decided), live_decided, SPEAK_RATE_PRIOR),
         abandoned_today=day.abandoned,
         live_answered_today=day.live_answered,
         calls_started_recently=started,

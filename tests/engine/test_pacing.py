@@ -501,9 +501,11 @@ def test_gathered_inputs_count_the_floor_the_calls_and_today(
     assert (gathered.calls_in_flight, gathered.calls_undecided) == (4, 1)
     assert (gathered.abandoned_today, gathered.live_answered_today) == (1, 6)
     assert gathered.calls_started_recently == 4
-    assert gathered.measured_calls == 10  # finished calls in the rate window
-    assert gathered.answer_rate == pacing.smoothed_rate(4, 10, pacing.ANSWER_RATE_PRIOR)
-    assert gathered.speak_rate == pacing.smoothed_rate(2, 4, pacing.SPEAK_RATE_PRIOR)
+    # Rates from the 10 finished calls and the 3 in flight whose answer is known (the one
+    # still ringing is not): 6 of 13 live-answered, 4 of those 6 handed off.
+    assert gathered.measured_calls == 13
+    assert gathered.answer_rate == pacing.smoothed_rate(6, 13, pacing.ANSWER_RATE_PRIOR)
+    assert gathered.speak_rate == pacing.smoothed_rate(4, 6, pacing.SPEAK_RATE_PRIOR)
     assert gathered.paused_priorities == {Priority.URGENT}
 
 

@@ -1,0 +1,67 @@
+"""Pacing's measured rates count a call as soon as its answer (or its choice) is known, not only
+once it has ended: the calls that end first are the unanswered ones."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import Engine
+
+from rmc_outreach import pacing
+from rmc_outreach.db import session_scope
+from rmc_outreach.engine_config import EngineConfig
+from rmc_outreach.models import AttemptOutcome, AttemptState, Handoff
+from tests.engine.support import WEDNESDAY_10AM
+from tests.factories import create_attempt, create_referral
+
+
+def _call(
+    seconds_ago: float,
+    state: AttemptState,
+    *,
+    answered_by: str | None = None,
+    keypad_choice: str | None = None,
+    handoff: bool = False,
+) -> None:
+    with session_scope() as session:
+        referral = create_referral(session, status="in_outreach", next_action_at=None)
+        attempt = create_attempt(
+            session,
+            referral,
+            created_at=WEDNESDAY_10AM - timedelta(seconds=seconds_ago),
+            state=state,
+            answered_by=answered_by,
+            keypad_choice=keypad_choice,
+            outcome=AttemptOutcome.NO_ANSWER if state == AttemptState.FINAL else None,
+        )
+        if handoff:
+            session.add(
+                Handoff(attempt_id=attempt.id, referral_id=referral.id, queued_at=WEDNESDAY_10AM)
+            )
+
+
+def test_the_start_of_a_shift_reads_answered_calls_in_flight_not_only_the_unanswered_that_ended(
+    database: Engine, config: EngineConfig
+) -> None:
+    # A minute into a shift: 8 calls have ended unanswered (no answer, a machine), while 8 that
+    # people answered are still in flight: 4 pressed 1 (waiting or talking), 2 pressed 2, 2 are
+    # still hearing the greeting; 4 more still ring.
+    for n in range(6):
+        _call(60 + n, AttemptState.FINAL)
+    for n in range(2):
+        _call(50 + n, AttemptState.FINAL, answered_by="machine_end_beep")
+    for n in range(4):
+        _call(55 + n, AttemptState.SENT, answered_by="human", keypad_choice="1", handoff=True)
+    for n in range(2):
+        _call(55 + n, AttemptState.SENT, answered_by="human", keypad_choice="2")
+    for n in range(2):
+        _call(40 + n, AttemptState.SENT, answered_by="human")
+    for n in range(4):
+        _call(20 + n, AttemptState.SENT)
+    with session_scope() as session:
+        gathered = pacing.gather_inputs(session, config, WEDNESDAY_10AM)
+    # Answer known for 16 calls, 8 of them live; choice known for 6 of the 8, 4 handed off.
+    # Counting ended calls only would have read 0 of 8 answered.
+    assert gathered.measured_calls == 16
+    assert gathered.answer_rate == pacing.smoothed_rate(8, 16, pacing.ANSWER_RATE_PRIOR)
+    assert gathered.speak_rate == pacing.smoothed_rate(4, 6, pacing.SPEAK_RATE_PRIOR)
