@@ -85,8 +85,8 @@ def test_gathered_inputs_expect_on_call_handlers_to_finish_from_recent_talk_and_
     moment = WEDNESDAY_10AM
     # Ten bridged calls in the last hour talked 60..240 s; each patient was queued 40 s after
     # their call started. Two abandoned handoffs (never bridged) bring no talk time.
-    for n, talk in enumerate(TALKS):
-        _timed_handoff(3600 - 300 * n, 40, int(talk))
+    for n, talk_s in enumerate(TALKS):
+        _timed_handoff(3600 - 300 * n, 40, int(talk_s))
     for n in range(2):
         _timed_handoff(600 + n, 40, None)
     # One handoff outside the rate window counts for nothing.
