@@ -128,7 +128,7 @@ def apply_call_event(
         ]
         _act_on_choice(session, attempt, attempt.keypad_choice, event, follow_ups)
     if _decided(newly, attempt):
-        follow_ups.call_decided = True
+        follow_ups.pace_now = True
     if event.kind == EventKind.CALL_QUEUE_LEAVE:
         _abandoned(session, attempt, event)
     if "provider_status" in newly:

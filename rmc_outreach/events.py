@@ -231,14 +231,15 @@ class MachineAnswer:
 class FollowUps:
     """Work an applied event leaves for after its transaction: SMS to send, calls to redirect,
     handler calls to stop ringing, whether to offer waiting patients to handlers now, and
-    whether an outbound call was settled as one that brings no patient to a handler (a machine
-    answered, another key was pressed, or the call ended), so pacing may start another."""
+    whether pacing may start more calls now (``pace_now``): an outbound call was settled as one
+    that brings no patient to a handler (a machine answered, another key was pressed, or the
+    call ended), or a handler's call ended (a handler in wrap-up counts as free soon)."""
 
     sms_attempt_ids: list[uuid.UUID] = field(default_factory=list)
     machine_answers: list[MachineAnswer] = field(default_factory=list)
     hang_up_calls: list[str] = field(default_factory=list)
     connect_handlers: bool = False
-    call_decided: bool = False
+    pace_now: bool = False
 
 
 def _int(value: Any) -> int | None:

@@ -85,9 +85,10 @@ def prepare_letter(attempt_id: str) -> str:
 def apply_provider_event(task: Any, event_id: int) -> bool:
     """Apply one stored webhook; then redirect machine-answered calls, queue requested SMS,
     stop ringing handlers for patients who left, and offer waiting patients to free handlers.
-    A call settled as bringing nobody to a handler starts a dispatch run now
-    (``kick_dispatch``): pacing counted it as a possible patient for a free handler until then,
-    and beat's next run would leave that handler idle for up to its interval."""
+    A call settled as bringing nobody to a handler, or a handler's call ending, starts a
+    dispatch run now (``kick_dispatch``): pacing counted the call as a possible patient for a
+    free handler until then, and counts a handler in wrap-up as free soon; beat's next run would
+    leave that handler idle for up to its interval."""
     follow_ups, applied = events.apply_event(int(event_id))
     if applied:
         current = runtime()
@@ -97,7 +98,7 @@ def apply_provider_event(task: Any, event_id: int) -> bool:
         acd.hang_up_handler_calls(follow_ups.hang_up_calls, current.provider)
         if follow_ups.connect_handlers:
             connect_handlers.delay()
-        elif follow_ups.call_decided:
+        if follow_ups.pace_now:
             kick_dispatch(redis_url_of(task.app))
     return applied
 

@@ -131,13 +131,16 @@ def _end(
     session: Session,
     handoff: Handoff,
     at: datetime,
+    follow_ups: FollowUps,
     *,
     talk_seconds: int | None,
     reason: HandoffEndReason = HandoffEndReason.BRIDGED_DONE,
 ) -> None:
-    """The handler's call is over: the handoff ends and its handler goes to wrap-up."""
+    """The handler's call is over: the handoff ends and its handler goes to wrap-up, which
+    pacing counts as free soon (``pace_now``)."""
     if handoff.ended_at is not None:
         return
+    follow_ups.pace_now = True
     handoff.ended_at = at
     handoff.ended_reason = reason.value
     if talk_seconds is None and handoff.connected_at is not None:
@@ -187,10 +190,12 @@ def _queue_result(
         if offer is not None:
             _connect(session, handoff, offer, at)
         if handoff.connected_at is not None:
-            _end(session, handoff, at, talk_seconds=None)
+            _end(session, handoff, at, follow_ups, talk_seconds=None)
         return
     if handoff.connected_at is not None and handoff_state.is_bridged(session, handoff):
-        _end(session, handoff, at, talk_seconds=None)  # the patient hung up on the handler
+        _end(
+            session, handoff, at, follow_ups, talk_seconds=None
+        )  # the patient hung up on the handler
         return
     if result == "hangup":
         reason: HandoffEndReason | None = HandoffEndReason.ABANDONED_HANGUP
@@ -241,16 +246,23 @@ def _dial_end(
             handoff.handler_id = offer.handler_id
         answered = status == "completed" or offer.result == OfferResult.BRIDGED
         reason = HandoffEndReason.BRIDGED_DONE if answered else HandoffEndReason.PATIENT_NOT_REACHED
-        _end(session, handoff, at, talk_seconds=duration if answered else 0, reason=reason)
+        _end(
+            session,
+            handoff,
+            at,
+            follow_ups,
+            talk_seconds=duration if answered else 0,
+            reason=reason,
+        )
         return
     bridged = offer.result == OfferResult.BRIDGED
     if status == "completed" and (duration > 0 or bridged):
         _connect(session, handoff, offer, at - timedelta(seconds=duration))
         if handoff.handler_id == offer.handler_id:
-            _end(session, handoff, at, talk_seconds=duration)
+            _end(session, handoff, at, follow_ups, talk_seconds=duration)
         return
     if bridged and handoff_state.taken_by(handoff, offer):
-        _end(session, handoff, at, talk_seconds=duration)
+        _end(session, handoff, at, follow_ups, talk_seconds=duration)
         return
     # The Dial bridged nobody (the patient had gone from the queue): the handler is free again,
     # and a patient they had taken waits again (if they hung up, their QueueResult ends it).
@@ -289,10 +301,10 @@ def _offer_status(
         reason = HandoffEndReason.BRIDGED_DONE
         if offer.result != OfferResult.BRIDGED:
             reason = HandoffEndReason.PATIENT_NOT_REACHED
-        _end(session, handoff, at, talk_seconds=None, reason=reason)
+        _end(session, handoff, at, follow_ups, talk_seconds=None, reason=reason)
         return
     if mine and offer.result == OfferResult.BRIDGED:
-        _end(session, handoff, at, talk_seconds=None)
+        _end(session, handoff, at, follow_ups, talk_seconds=None)
         return
     # Answered, never bridged (e.g. hung up during the whisper): free again; a patient they had
     # taken waits again.

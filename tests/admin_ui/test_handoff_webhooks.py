@@ -221,6 +221,7 @@ def test_answer_whisper_bridge_and_end_record_every_handler_state_change(
         webhooks.run_enqueued()
     connected = load_handoff(handoff_id)
     state_while_talking = handler_state(handler_id)
+    paced_before_the_end = list(webhooks.paced)
     with frozen_at(T0 + timedelta(seconds=200)):
         dial_end = webhooks.post(
             f"/twilio/offer/{offer_id}/dial-end",
@@ -257,6 +258,8 @@ def test_answer_whisper_bridge_and_end_record_every_handler_state_change(
     assert offers() == [(handoff_id, handler_id, "bridged")]
     assert spell_states(handler_id) == [S.OFFLINE, S.AVAILABLE, S.RINGING, S.ON_CALL, S.WRAP_UP]
     assert callbacks() == []
+    # The end of the handler's call (into wrap-up, free soon for pacing) kicks dispatch once.
+    assert webhooks.paced == [*paced_before_the_end, "offer-dial-end"]
 
 
 def test_the_wait_url_says_the_patients_place_and_offers_a_callback(webhooks: Webhooks) -> None:

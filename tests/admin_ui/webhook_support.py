@@ -18,7 +18,9 @@ from admin_ui import create_app
 from admin_ui.webhooks import CONNECT_HANDLERS, ENGINE_CONFIG_EXTENSION, ENQUEUE_EXTENSION
 from rmc_outreach import acd, call_events, events, outreach
 from rmc_outreach.config import Settings
+from rmc_outreach.db import session_scope
 from rmc_outreach.engine_config import EngineConfig
+from rmc_outreach.models import ProviderEvent
 from tests.engine.support import ACCOUNT_SID, AUTH_TOKEN, FakeProvider, engine_config_for
 
 PUBLIC_BASE_URL = "https://outreach.example.nhs.uk"
@@ -33,6 +35,8 @@ class Webhooks:
     config: EngineConfig
     provider: FakeProvider
     enqueued: list[tuple[str, list[Any]]]
+    # Kinds of the applied events after which the worker would kick dispatch (pace_now).
+    paced: list[str] = dataclasses.field(default_factory=list)
 
     def post(
         self, path: str, params: dict[str, str], *, signed_url: str | None = None
@@ -59,6 +63,9 @@ class Webhooks:
             acd.hang_up_handler_calls(follow_ups.hang_up_calls, self.provider)
             if follow_ups.connect_handlers:
                 self.enqueued.append((CONNECT_HANDLERS, []))
+            if follow_ups.pace_now:
+                with session_scope(read_only=True) as session:
+                    self.paced.append(session.get_one(ProviderEvent, int(args[0])).kind)
             ran += 1
         return ran
 

@@ -1,5 +1,5 @@
 """A call settled as bringing nobody to a handler is flagged, so pacing may start another at once
-(``FollowUps.call_decided``; the worker then kicks dispatch)."""
+(``FollowUps.pace_now``; the worker then kicks dispatch)."""
 
 from __future__ import annotations
 
@@ -69,7 +69,7 @@ def test_a_call_is_decided_when_it_can_no_longer_bring_a_patient_to_a_handler(
         attempt_id = _placed_call(config, provider)
         follow_ups = _apply(attempt_id, kind, **payload)
 
-    assert follow_ups.call_decided is decided
+    assert follow_ups.pace_now is decided
 
 
 def test_a_repeated_final_status_decides_the_call_only_once(
@@ -80,4 +80,4 @@ def test_a_repeated_final_status_decides_the_call_only_once(
         first = _apply(attempt_id, events.EventKind.CALL_STATUS, CallStatus="no-answer")
         again = _apply(attempt_id, events.EventKind.CALL_STATUS, CallStatus="no-answer")
 
-    assert (first.call_decided, again.call_decided) == (True, False)
+    assert (first.pace_now, again.pace_now) == (True, False)
