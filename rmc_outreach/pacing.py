@@ -132,7 +132,9 @@ class PacingInputs:
     ``handlers_wrapping_up`` are handlers in wrap-up (free again soon); ``patients_waiting`` are
     patients waiting for a handler that no handler is being rung for (a handler ringing for a
     patient is in neither count). ``calls_undecided`` are the calls in flight that may still
-    bring a patient to a handler (no keypad choice yet, not answered by a machine).
+    bring a patient to a handler (no keypad choice yet, not answered by a machine), and
+    ``calls_answered_undecided`` those of them a person has answered (hearing the greeting):
+    each of those brings a patient with the speak-to-someone rate alone (``undecided_load``).
     ``answer_rate`` is live-answered / placed and ``speak_rate`` is handoffs / live-answered,
     over a recent window, among the calls whose answer (or choice) is known.
     ``calls_started_recently`` were started in the last ``recent_seconds`` (for the
@@ -154,6 +156,7 @@ class PacingInputs:
     measured_calls: int = MIN_MEASURED_CALLS  # calls behind the measured answer rate
     handlers_wrapping_up: int = 0
     handlers_finishing_soon: float = 0.0  # expected handlers on a call to be free soon
+    calls_answered_undecided: int = 0  # of calls_undecided, answered by a person
 
     def __post_init__(self) -> None:
         counts = (
@@ -165,6 +168,7 @@ class PacingInputs:
             self.abandoned_today,
             self.live_answered_today,
             self.calls_started_recently,
+            self.calls_answered_undecided,
         )
         if min(counts) < 0:
             raise ValueError("pacing counts cannot be negative")
@@ -250,9 +254,20 @@ def calls_per_free_handler(inputs: PacingInputs) -> float:
     return ratio
 
 
-def _calls_for(free_handlers: float, ratio: float, undecided: int) -> int:
+def undecided_load(inputs: PacingInputs, ratio: float) -> float:
+    """The calls in flight that may still bring a patient, in units of a call just placed: a
+    call a person has answered brings one with the speak-to-someone rate alone, 1 / answer rate
+    times as likely as a call still ringing; but never more than a whole free handler's share
+    (``ratio`` calls), nor less than one call. Counting it as one call would start too many
+    calls whenever many people are hearing the greeting at once, as at the start of a shift."""
+    answered = min(inputs.calls_answered_undecided, inputs.calls_undecided)
+    weight = ratio if inputs.answer_rate <= 0 else min(ratio, 1 / inputs.answer_rate)
+    return inputs.calls_undecided + answered * (max(1.0, weight) - 1.0)
+
+
+def _calls_for(inputs: PacingInputs, free_handlers: float, ratio: float) -> int:
     # The small epsilon keeps 4.0 from flooring to 3 through rounding.
-    return math.floor(free_handlers * ratio + 1e-9) - undecided
+    return math.floor(free_handlers * ratio - undecided_load(inputs, ratio) + 1e-9)
 
 
 def _limit(inputs: PacingInputs, ratio: float) -> tuple[int, HoldReason | None]:
@@ -264,13 +279,13 @@ def _limit(inputs: PacingInputs, ratio: float) -> tuple[int, HoldReason | None]:
         math.floor(limits.max_calls_per_second * inputs.recent_seconds)
         - inputs.calls_started_recently
     )
-    by_handlers = _calls_for(free, ratio, inputs.calls_undecided)
+    by_handlers = _calls_for(inputs, free, ratio)
     checks = (
         (free, HoldReason.NO_HANDLER),
         (by_concurrency, HoldReason.CONCURRENCY_LIMIT),
         (by_rate, HoldReason.CALL_RATE_LIMIT),
         (
-            _calls_for(free, expected_calls_per_handoff(inputs), inputs.calls_undecided),
+            _calls_for(inputs, free, expected_calls_per_handoff(inputs)),
             HoldReason.HANDLERS_COVERED,
         ),
     )
@@ -411,15 +426,21 @@ def gather_inputs(
         or 0
     )
     in_flight = calls_in_flight(session)
-    decided = _count(
-        session,
+    in_flight_call = and_(
         ContactAttempt.state.in_(attempts.IN_FLIGHT_STATES),
         ContactAttempt.channel == Channel.CALL,
-        or_(
-            ContactAttempt.keypad_choice.is_not(None),
-            ContactAttempt.answered_by.in_(sorted(MACHINE_ANSWERS)),
-        ),
     )
+    machine = ContactAttempt.answered_by.in_(sorted(MACHINE_ANSWERS))
+    decided, answered_undecided = session.execute(
+        select(
+            func.count().filter(or_(ContactAttempt.keypad_choice.is_not(None), machine)),
+            func.count().filter(
+                ContactAttempt.keypad_choice.is_(None),
+                ContactAttempt.answered_by.is_not(None),
+                ~machine,
+            ),
+        ).where(in_flight_call)
+    ).one()
     recent_calls = and_(
         ContactAttempt.created_at >= moment - RATE_WINDOW,
         ContactAttempt.created_at <= moment,
@@ -461,6 +482,7 @@ def gather_inputs(
         patients_waiting=waiting,
         calls_in_flight=in_flight,
         calls_undecided=max(0, in_flight - decided),
+        calls_answered_undecided=answered_undecided,
         answer_rate=smoothed_rate(live, placed, ANSWER_RATE_PRIOR),
         speak_rate=smoothed_rate(min(handoffs, live_decided), live_decided, SPEAK_RATE_PRIOR),
         abandoned_today=day.abandoned,

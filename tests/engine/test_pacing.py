@@ -196,6 +196,7 @@ pacing_inputs = st.builds(
     patients_waiting=st.integers(0, 30),
     calls_in_flight=st.integers(0, 250),
     calls_undecided=st.integers(0, 250),
+    calls_answered_undecided=st.integers(0, 250),
     answer_rate=st.floats(0, 1),
     speak_rate=st.floats(0, 1),
     abandoned_today=st.integers(0, 50),

@@ -3,6 +3,7 @@ once it has ended: the calls that end first are the unanswered ones."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 from sqlalchemy import Engine
@@ -11,7 +12,9 @@ from rmc_outreach import pacing
 from rmc_outreach.db import session_scope
 from rmc_outreach.engine_config import EngineConfig
 from rmc_outreach.models import AttemptOutcome, AttemptState, Handoff
+from rmc_outreach.pacing import decide
 from tests.engine.support import WEDNESDAY_10AM
+from tests.engine.test_pacing import inputs
 from tests.factories import create_attempt, create_referral
 
 
@@ -65,3 +68,21 @@ def test_the_start_of_a_shift_reads_answered_calls_in_flight_not_only_the_unansw
     assert gathered.measured_calls == 16
     assert gathered.answer_rate == pacing.smoothed_rate(8, 16, pacing.ANSWER_RATE_PRIOR)
     assert gathered.speak_rate == pacing.smoothed_rate(4, 6, pacing.SPEAK_RATE_PRIOR)
+    # In flight and undecided: the 4 ringing and the 2 hearing the greeting (answered).
+    assert (gathered.calls_undecided, gathered.calls_answered_undecided) == (6, 2)
+
+
+def test_a_person_hearing_the_greeting_weighs_as_1_over_the_answer_rate_calls() -> None:
+    # 2 free handlers at 4 calls each (answer and speak rates 0.5): 8 calls' worth.
+    ringing = inputs(calls_in_flight=4, calls_undecided=4)
+    answered = inputs(calls_in_flight=4, calls_undecided=4, calls_answered_undecided=2)
+    # 4 ringing calls leave 4 to start; 2 ringing and 2 answered (2 calls' worth each) leave 2.
+    assert pacing.undecided_load(answered, 4.0) == 6.0
+    assert (decide(ringing).calls_allowed, decide(answered).calls_allowed) == (4, 2)
+    # Never more than a free handler's share: one call per handler at the cap counts each as 1.
+    assert pacing.undecided_load(answered, 1.0) == 4.0
+    at_cap = inputs(
+        handlers_available=5, calls_in_flight=4, calls_undecided=4, calls_answered_undecided=2
+    )
+    at_cap = replace(at_cap, abandoned_today=5)
+    assert decide(at_cap).calls_allowed == 1
