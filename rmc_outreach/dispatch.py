@@ -256,8 +256,10 @@ def plan_due(session: Session, config: EngineConfig, moment: datetime) -> tuple[
 
 
 # How often beat runs dispatch (workers.celery_app schedules it): pacing's calls-per-second
-# limit allows this many seconds' worth of calls per run.
-DISPATCH_INTERVAL = timedelta(seconds=2)
+# limit allows this many seconds' worth of calls per run. Every second: pacing's answer also
+# changes with time alone (a handler's call growing long enough to end soon), with no event to
+# kick a run, and a handler left idle waits for the next run.
+DISPATCH_INTERVAL = timedelta(seconds=1)
 
 
 def call_slots_now(

@@ -14,6 +14,7 @@ from kombu import Queue  # type: ignore[attr-defined]
 
 from rmc_outreach import clock
 from rmc_outreach.config import ConfigError, Settings, load_settings
+from rmc_outreach.dispatch import DISPATCH_INTERVAL
 from workers.queues import TASK_QUEUES, Queues, TaskNames
 
 # Where the app keeps the Redis URL used for our own keys (heartbeats, locks). It is the broker's
@@ -21,7 +22,7 @@ from workers.queues import TASK_QUEUES, Queues, TaskNames
 REDIS_URL_SETTING = "rmc_redis_url"
 
 HEARTBEAT_INTERVAL_SECONDS = 5.0
-DISPATCH_INTERVAL_SECONDS = 2.0
+DISPATCH_INTERVAL_SECONDS = DISPATCH_INTERVAL.total_seconds()
 # A safety net: connect-handlers is also enqueued whenever a patient starts waiting or a handler
 # may be free.
 CONNECT_HANDLERS_INTERVAL_SECONDS = 2.0

@@ -126,7 +126,7 @@ DISPATCH_KICK_DEBOUNCE_MS = 250
 
 def kick_dispatch(redis_url: str) -> bool:
     """Enqueue a dispatch run now, unless one was kicked within the debounce time; returns
-    whether it was enqueued. A lost kick costs nothing: beat runs dispatch every 2 s."""
+    whether it was enqueued. A lost kick costs nothing: beat runs dispatch every second."""
     try:
         first = client_for(redis_url).set(
             DISPATCH_KICK_KEY, "1", nx=True, px=DISPATCH_KICK_DEBOUNCE_MS

@@ -82,12 +82,12 @@ def test_every_engine_task_goes_to_the_queue_for_its_kind_of_work() -> None:
     assert TASK_QUEUES[TaskNames.DISPATCH_DUE_REFERRALS] == Queues.PERIODIC
 
 
-def test_beat_dispatches_every_2_s_sweeps_every_30_s_and_checks_the_print_batch_every_minute() -> (
+def test_beat_dispatches_every_1_s_sweeps_every_30_s_and_checks_the_print_batch_every_minute() -> (
     None
 ):
     intervals = {name: entry["schedule"] for name, entry in BEAT_SCHEDULE.items()}
 
-    assert intervals[TaskNames.DISPATCH_DUE_REFERRALS] == 2.0
+    assert intervals[TaskNames.DISPATCH_DUE_REFERRALS] == 1.0
     assert intervals[TaskNames.SWEEP_STUCK_ATTEMPTS] == 30.0
     assert intervals[TaskNames.CUT_PRINT_BATCH] == 60.0
     assert TaskNames.ADVANCE_SIMULATED_CLOCK not in BEAT_SCHEDULE
