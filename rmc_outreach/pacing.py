@@ -90,6 +90,10 @@ MAX_CALLS_PER_FREE_HANDLER = 20.0
 # queue at once.
 MIN_MEASURED_CALLS = 20
 START_CALLS_PER_FREE_HANDLER = 1.5
+# From MIN_MEASURED_CALLS to this many the ratio rises in step with the calls measured, from
+# START_CALLS_PER_FREE_HANDLER to the full measured ratio: a jump straight to it on the first
+# few dozen calls sent a crowd of patients to a floor whose handlers were all busy at once.
+FULL_PACING_MEASURED_CALLS = 60
 # Measured rates: calls placed in this recent window, blended with priors while data is scarce
 # (the prior counts as this many observations). About half of outbound calls go unanswered
 # (domain.md); the speak-to-someone prior is deliberately high, so pacing starts cautious.
@@ -153,7 +157,7 @@ class PacingInputs:
     calls_started_recently: int = 0
     recent_seconds: float = 1.0
     paused_priorities: frozenset[Priority] = field(default_factory=frozenset)
-    measured_calls: int = MIN_MEASURED_CALLS  # calls behind the measured answer rate
+    measured_calls: int = FULL_PACING_MEASURED_CALLS  # calls behind the measured answer rate
     handlers_wrapping_up: int = 0
     handlers_finishing_soon: float = 0.0  # expected handlers on a call to be free soon
     calls_answered_undecided: int = 0  # of calls_undecided, answered by a person
@@ -249,9 +253,13 @@ def calls_per_free_handler(inputs: PacingInputs) -> float:
         return 1.0
     headroom = throttle(inputs.pacing_rate, inputs.limits.abandoned_rate_cap)
     ratio = 1.0 + headroom * (expected_calls_per_handoff(inputs) - 1.0)
-    if inputs.measured_calls < MIN_MEASURED_CALLS:
-        return min(ratio, START_CALLS_PER_FREE_HANDLER)
-    return ratio
+    measured = inputs.measured_calls
+    if measured >= FULL_PACING_MEASURED_CALLS or ratio <= START_CALLS_PER_FREE_HANDLER:
+        return ratio
+    share = max(0, measured - MIN_MEASURED_CALLS) / (
+        FULL_PACING_MEASURED_CALLS - MIN_MEASURED_CALLS
+    )
+    return START_CALLS_PER_FREE_HANDLER + share * (ratio - START_CALLS_PER_FREE_HANDLER)
 
 
 def undecided_load(inputs: PacingInputs, ratio: float) -> float:

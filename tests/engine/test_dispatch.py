@@ -371,7 +371,7 @@ def _handler_in(state: HandlerState, number: int) -> None:
     ("floor", "calls_per_second", "expected_calls"),
     [
         ([], 1, 5),  # nobody signed in: the cap on calls in flight alone
-        ([HandlerState.AVAILABLE] * 2, 1, 2),  # 1 call/s for the 2 s between dispatch runs
+        ([HandlerState.AVAILABLE] * 2, 1, 1),  # 1 call/s for the 1 s between dispatch runs
         ([HandlerState.AVAILABLE] * 2, 10, 3),  # 1.5 per free handler until calls are measured
         ([HandlerState.ON_CALL], 10, 0),  # signed in, none free: no call, texts still go
     ],
@@ -406,6 +406,8 @@ def test_calls_started_with_nobody_signed_in_offer_a_call_back_when_answered(
         for number in (1, 2):  # sign in before the call is placed
             _handler_in(HandlerState.AVAILABLE, number)
         paced = due_referral(Priority.ROUTINE, 10)
+    # The next dispatch run, a second later (one call per second).
+    with frozen_at(WEDNESDAY_10AM + dispatch.DISPATCH_INTERVAL):
         second = dispatch.run_dispatch(config).queued
         for item in first + second:
             outreach.place_call(item.attempt_id, provider, config)

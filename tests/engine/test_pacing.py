@@ -64,11 +64,15 @@ def test_free_handlers_get_as_many_calls_as_are_expected_to_bring_one_patient_ea
 
 
 def test_a_shift_starts_cautiously_until_enough_calls_have_been_measured() -> None:
-    # 2 free handlers: 3 calls (1.5 each) until 20 calls have finished, then 4 per handler.
+    # 2 free handlers: 3 calls (1.5 each) until 20 calls are measured, rising in step to the
+    # full 4 per handler at 60.
     starting = decide(inputs(measured_calls=0))
-    measured = decide(inputs(measured_calls=20))
+    rising = decide(inputs(measured_calls=40))
+    measured = decide(inputs(measured_calls=60))
 
     assert (starting.calls_per_free_handler, starting.calls_allowed) == (1.5, 3)
+    assert decide(inputs(measured_calls=20)).calls_per_free_handler == 1.5
+    assert (rising.calls_per_free_handler, rising.calls_allowed) == (2.75, 5)
     assert (measured.calls_per_free_handler, measured.calls_allowed) == (4.0, 8)
     throttled = decide(inputs(measured_calls=0, abandoned_today=5))
     assert throttled.calls_per_free_handler == 1.0  # the cap still wins
