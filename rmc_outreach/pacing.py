@@ -83,11 +83,10 @@ THROTTLE_FROM = 0.5
 THROTTLE_PRIOR_LIVE = 50
 # However rarely calls have become handoffs lately, never more calls than this per free handler.
 MAX_CALLS_PER_FREE_HANDLER = 20.0
-# Until this many calls have been answered or have ended in the rate window the rates are mostly
-# priors: pacing
-# starts cautiously (at most START_CALLS_PER_FREE_HANDLER), as a predictive dialler starts in
-# progressive mode, so the first minutes of a shift do not send a burst of patients to the
-# queue at once.
+# Until this many calls have been answered or have ended in the rate window the rates are
+# mostly priors: pacing starts cautiously (at most START_CALLS_PER_FREE_HANDLER), as a
+# predictive dialler starts in progressive mode, so the first minutes of a shift do not send
+# a burst of patients to the queue at once.
 MIN_MEASURED_CALLS = 20
 START_CALLS_PER_FREE_HANDLER = 1.5
 # From MIN_MEASURED_CALLS to this many the ratio rises in step with the calls measured, from
@@ -174,14 +173,12 @@ class PacingInputs:
             self.calls_started_recently,
             self.calls_answered_undecided,
         )
-        if min(counts) < 0:
+        if min(counts) < 0 or self.handlers_finishing_soon < 0:
             raise ValueError("pacing counts cannot be negative")
         if not (0 <= self.answer_rate <= 1 and 0 <= self.speak_rate <= 1):
             raise ValueError("answer and speak-to-someone rates must be between 0 and 1")
         if self.recent_seconds <= 0:
             raise ValueError("recent_seconds must be positive")
-        if self.handlers_finishing_soon < 0:
-            raise ValueError("pacing counts cannot be negative")
 
     @property
     def abandoned_rate(self) -> float:
@@ -334,13 +331,15 @@ def chance_ending_within(
     return ended / longer
 
 
-def handlers_finishing_soon(
-    session: Session, moment: datetime, talk_times_s: Sequence[float], lead_time_s: float
-) -> float:
-    """The expected number of handlers on a call now whose call ends within the lead time."""
+def handlers_finishing_soon(session: Session, moment: datetime) -> float:
+    """The expected number of handlers on a call now whose call ends within the lead time
+    (recent handoffs are read only when some handler is on a call)."""
     started = session.scalars(
         select(Handler.state_changed_at).where(Handler.state == HandlerState.ON_CALL)
     ).all()
+    if not started:
+        return 0.0
+    talk_times_s, lead_time_s = timed_handoffs(session, moment)
     return sum(
         chance_ending_within(max(0.0, (moment - since).total_seconds()), lead_time_s, talk_times_s)
         for since in started
@@ -481,12 +480,11 @@ def gather_inputs(
         ContactAttempt.created_at <= moment,
         ContactAttempt.channel == Channel.CALL,
     )
-    talk_times, lead_time = timed_handoffs(session, moment)
     return PacingInputs(
         limits=config.pacing_limits,
         handlers_available=by_state.get(HandlerState.AVAILABLE, 0),
         handlers_wrapping_up=by_state.get(HandlerState.WRAP_UP, 0),
-        handlers_finishing_soon=handlers_finishing_soon(session, moment, talk_times, lead_time),
+        handlers_finishing_soon=handlers_finishing_soon(session, moment),
         patients_waiting=waiting,
         calls_in_flight=in_flight,
         calls_undecided=max(0, in_flight - decided),

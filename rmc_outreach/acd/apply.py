@@ -193,9 +193,8 @@ def _queue_result(
             _end(session, handoff, at, follow_ups, talk_seconds=None)
         return
     if handoff.connected_at is not None and handoff_state.is_bridged(session, handoff):
-        _end(
-            session, handoff, at, follow_ups, talk_seconds=None
-        )  # the patient hung up on the handler
+        # The patient hung up on the handler.
+        _end(session, handoff, at, follow_ups, talk_seconds=None)
         return
     if result == "hangup":
         reason: HandoffEndReason | None = HandoffEndReason.ABANDONED_HANGUP

@@ -256,6 +256,7 @@ def add_call(
     keypad_choice: str | None = None,
     handoff: bool | None = None,
     channel: Channel = Channel.CALL,
+    state: AttemptState = AttemptState.FINAL,
 ) -> int:
     """A finished call (or SMS) attempt on a new referral, with a handoff (abandoned when
     ``handoff`` is True) when asked; returns the referral id."""
@@ -266,8 +267,8 @@ def add_call(
             referral,
             created_at=created_at,
             channel=channel,
-            state=AttemptState.FINAL,
-            outcome=AttemptOutcome.NO_ANSWER,
+            state=state,
+            outcome=AttemptOutcome.NO_ANSWER if state == AttemptState.FINAL else None,
             answered_by=answered_by,
             keypad_choice=keypad_choice,
         )

@@ -11,36 +11,14 @@ from sqlalchemy import Engine
 from rmc_outreach import pacing
 from rmc_outreach.db import session_scope
 from rmc_outreach.engine_config import EngineConfig
-from rmc_outreach.models import AttemptOutcome, AttemptState, Handoff
+from rmc_outreach.models import AttemptState
 from rmc_outreach.pacing import decide
 from tests.engine.support import WEDNESDAY_10AM
-from tests.engine.test_pacing import inputs
-from tests.factories import create_attempt, create_referral
+from tests.engine.test_pacing import add_call, inputs
 
 
-def _call(
-    seconds_ago: float,
-    state: AttemptState,
-    *,
-    answered_by: str | None = None,
-    keypad_choice: str | None = None,
-    handoff: bool = False,
-) -> None:
-    with session_scope() as session:
-        referral = create_referral(session, status="in_outreach", next_action_at=None)
-        attempt = create_attempt(
-            session,
-            referral,
-            created_at=WEDNESDAY_10AM - timedelta(seconds=seconds_ago),
-            state=state,
-            answered_by=answered_by,
-            keypad_choice=keypad_choice,
-            outcome=AttemptOutcome.NO_ANSWER if state == AttemptState.FINAL else None,
-        )
-        if handoff:
-            session.add(
-                Handoff(attempt_id=attempt.id, referral_id=referral.id, queued_at=WEDNESDAY_10AM)
-            )
+def _call(seconds_ago: float, state: AttemptState, **details: object) -> None:
+    add_call(WEDNESDAY_10AM - timedelta(seconds=seconds_ago), state=state, **details)  # type: ignore[arg-type]
 
 
 def test_the_start_of_a_shift_reads_answered_calls_in_flight_not_only_the_unanswered_that_ended(
@@ -54,7 +32,7 @@ def test_the_start_of_a_shift_reads_answered_calls_in_flight_not_only_the_unansw
     for n in range(2):
         _call(50 + n, AttemptState.FINAL, answered_by="machine_end_beep")
     for n in range(4):
-        _call(55 + n, AttemptState.SENT, answered_by="human", keypad_choice="1", handoff=True)
+        _call(55 + n, AttemptState.SENT, answered_by="human", keypad_choice="1", handoff=False)
     for n in range(2):
         _call(55 + n, AttemptState.SENT, answered_by="human", keypad_choice="2")
     for n in range(2):
