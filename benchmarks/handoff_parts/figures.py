@@ -2,7 +2,8 @@
 
 - ``abandoned_rate``: abandoned / live-answered outbound calls over the run, with both counts
   from ``rmc_outreach.abandonment`` (the one definition the live view and pacing use); also the
-  worst single day (``abandoned_rate_worst_day``), the figure Ofcom's cap is about.
+  worst single day (``abandoned_rate_worst_day``), the figure Ofcom's cap is about, and each
+  local day's counts (``days``: date, live-answered, abandoned, rate), days without a call left out.
 - ``wait_median_s``, ``wait_p90_s``: how long patients who asked for the booking team waited,
   from joining the queue until a handler was bridged to them, or until they left the queue
   without one (timed out, hung up, or asked for a callback instead): every wait counts.
@@ -46,6 +47,7 @@ class HandoffFigures:
 
     abandoned_rate: float
     abandoned_rate_worst_day: float
+    days: list[dict[str, object]]
     live_answered: int
     abandoned: int
     handoffs: int
@@ -124,18 +126,26 @@ def occupancy_hours(session: Session, spans: list[Span], until: datetime) -> tup
 
 def run_abandonment(
     session: Session, window: CallingWindow, start: datetime, end: datetime
-) -> tuple[int, int, float]:
-    """(live-answered, abandoned, worst day's rate) over the local days of the run."""
-    live = abandoned = 0
-    worst = 0.0
+) -> list[abandonment.DayFigures]:
+    """The figures of each local day of the run on which someone answered a call."""
+    days = []
     day = window.local(start).date()
     while day <= window.local(end).date():
         figures = abandonment.day_figures(session, day, window)
-        live += figures.live_answered
-        abandoned += figures.abandoned
-        worst = max(worst, figures.rate)
+        if figures.live_answered:
+            days.append(figures)
         day += timedelta(days=1)
-    return live, abandoned, worst
+    return days
+
+
+def day_row(figures: abandonment.DayFigures) -> dict[str, object]:
+    """One day's figures as the benchmark's JSON shows them."""
+    return {
+        "date": figures.day.isoformat(),
+        "live_answered": figures.live_answered,
+        "abandoned": figures.abandoned,
+        "rate": round(figures.rate, 4),
+    }
 
 
 def handoff_figures(
@@ -147,7 +157,10 @@ def handoff_figures(
 ) -> HandoffFigures:
     """Every figure of the benchmark, for a run from ``start`` to ``end`` (simulated time);
     ``work_spans``: when calls were due (default: every calling hour of the run)."""
-    live, abandoned, worst = run_abandonment(session, window, start, end)
+    days = run_abandonment(session, window, start, end)
+    live = sum(day.live_answered for day in days)
+    abandoned = sum(day.abandoned for day in days)
+    worst = max((day.rate for day in days), default=0.0)
     waits = waits_s(session)
     calling_hours = _open_spans(window, start, end)
     busy_h, signed_in_h = occupancy_hours(
@@ -174,6 +187,7 @@ def handoff_figures(
     return HandoffFigures(
         abandoned_rate=round(abandoned / live, 4) if live else 0.0,
         abandoned_rate_worst_day=round(worst, 4),
+        days=[day_row(day) for day in days],
         live_answered=live,
         abandoned=abandoned,
         handoffs=int(handoffs or 0),

@@ -84,6 +84,9 @@ def test_every_figure_of_a_known_morning(database: Engine) -> None:
     assert (figures.live_answered, figures.abandoned) == (10, 1)
     assert figures.abandoned_rate == 0.1
     assert figures.abandoned_rate_worst_day == 0.1
+    assert figures.days == [
+        {"date": MONDAY_9AM.date().isoformat(), "live_answered": 10, "abandoned": 1, "rate": 0.1}
+    ]
     assert (figures.handoffs, figures.bridged) == (5, 4)
     assert figures.wait_median_s == 15.0  # 5, 10, 15, 40, 60
     assert figures.wait_p90_s == percentile([5.0, 10.0, 15.0, 40.0, 60.0], 0.9) == 52.0
