@@ -16,10 +16,14 @@ something longer (or has left the desk), and patients dialled for them would wai
 
 A handler on a call counts as free soon with the chance that the call ends within the lead time
 (how long a call started now takes to bring a patient to the queue), judged from the talk times
-of recent bridged calls given how long this call has lasted (``chance_ending_within``), as a
-predictive dialler watches for agents about to become available. Waiting for the call to end
-before dialling would leave the handler idle for the whole lead time after every call. With too
-few talk times measured, or for a call longer than any measured, the chance is 0.
+of recent bridged calls and of the calls still in progress, given how long this call has lasted
+(``talk_times``), as a predictive dialler watches for agents about to become available. Waiting
+for the call to end before dialling would leave the handler idle for the whole lead time after
+every call. With too few talk times measured, or for a call longer than any measured, the
+chance is 0.
+
+The calls in flight are also bounded by the abandoned calls they risk (``pacing_risk``): the
+patients they may bring beyond the handlers able to take them before they are abandoned.
 
 As today's abandoned-call rate rises from half the cap to the cap, the number of calls per
 free handler falls from that expectation to one: at or over the cap, each call in flight has a
@@ -47,10 +51,7 @@ dispatch skips the paused priorities (``PacingDecision.priorities``) on every ch
 
 from __future__ import annotations
 
-import bisect
 import math
-import statistics
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -58,7 +59,7 @@ from enum import StrEnum
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from rmc_outreach import abandonment, attempts
+from rmc_outreach import abandonment, attempts, pacing_risk, talk_times
 from rmc_outreach.audit import record_audit_event
 from rmc_outreach.clock import now
 from rmc_outreach.engine_config import EngineConfig, PacingLimits
@@ -109,11 +110,13 @@ PRIOR_WEIGHT = 20
 WAITING_GRACE = timedelta(minutes=2)
 # A handler in wrap-up for longer than this does not count as free soon.
 WRAP_UP_SOON = timedelta(seconds=90)
-# Talk times and lead times are judged from (up to) this many recent handoffs, and only once
-# MIN_TIMED_HANDOFFS of them have been timed; the lead time is LEAD_TIME_PRIOR until then.
-TIMED_HANDOFFS = 200
-MIN_TIMED_HANDOFFS = 10
-LEAD_TIME_PRIOR = timedelta(seconds=30)
+# The day's allowance: calls are paced one to one unless this many more abandoned calls would
+# leave the day under the cap, counting the live-answered calls it is still expected to have:
+# FORECAST_SHARE of those at the rate the recent calls were answered until the window closes
+# (the rate over at least FORECAST_MIN_SPAN, so the first calls of a day do not read as none).
+DAY_MARGIN = 1
+FORECAST_SHARE = 0.5
+FORECAST_MIN_SPAN = timedelta(minutes=10)
 
 
 class HoldReason(StrEnum):
@@ -126,6 +129,7 @@ class HoldReason(StrEnum):
     ABANDON_CAP_REACHED = "abandon_cap_reached"  # one call per free handler, all in flight
     ABANDON_CAP_NEAR = "abandon_cap_near"  # throttled as the rate nears the cap
     HANDLERS_COVERED = "handlers_covered"  # calls in flight are expected to fill every handler
+    ABANDON_RISK = "abandon_risk"  # more calls would risk too many patients left waiting
 
 
 @dataclass(frozen=True)
@@ -160,6 +164,11 @@ class PacingInputs:
     handlers_wrapping_up: int = 0
     handlers_finishing_soon: float = 0.0  # expected handlers on a call to be free soon
     calls_answered_undecided: int = 0  # of calls_undecided, answered by a person
+    # Expected handlers on a call to be free within the lead time plus the hold wait (in time
+    # to take a patient before they are abandoned); None: handlers_finishing_soon.
+    handlers_finishing_in_wait: float | None = None
+    # Live-answered calls today is still expected to have (``forecast_live``); inf: unknown.
+    live_expected_rest_of_day: float = math.inf
 
     def __post_init__(self) -> None:
         counts = (
@@ -173,7 +182,12 @@ class PacingInputs:
             self.calls_started_recently,
             self.calls_answered_undecided,
         )
-        if min(counts) < 0 or self.handlers_finishing_soon < 0:
+        floats = (
+            self.handlers_finishing_soon,
+            self.handlers_finishing_in_wait or 0.0,
+            self.live_expected_rest_of_day,
+        )
+        if min(counts) < 0 or min(floats) < 0:
             raise ValueError("pacing counts cannot be negative")
         if not (0 <= self.answer_rate <= 1 and 0 <= self.speak_rate <= 1):
             raise ValueError("answer and speak-to-someone rates must be between 0 and 1")
@@ -198,13 +212,25 @@ class PacingInputs:
         )
 
     @property
-    def at_cap(self) -> bool:
-        """True when the pacing rate or the day's own rate has reached the cap: every call
-        then needs a handler free for it now (one call per available handler). The day's own
-        rate counts however few calls it rests on, so a day over the cap is paced one to one
-        until it is back under."""
+    def day_allowance(self) -> float:
+        """The abandoned calls today can still absorb and stay under the cap, with the
+        live-answered calls it is expected to have still, less ``DAY_MARGIN``."""
+        expected_live = self.live_answered_today + self.live_expected_rest_of_day
         cap = self.limits.abandoned_rate_cap
-        return self.pacing_rate >= cap or self.abandoned_rate >= cap
+        return cap * expected_live - self.abandoned_today - DAY_MARGIN
+
+    @property
+    def at_cap(self) -> bool:
+        """True when the pacing rate or the day's own rate has reached the cap, or the day
+        cannot absorb ``DAY_MARGIN`` more abandoned calls and stay under it: every call then
+        needs a handler free for it now (one call per available handler). The day's own rate
+        counts however few calls it rests on, so a day over the cap is paced one to one until
+        it is back under; and a day near its end, or a small day, is paced one to one before
+        one more abandoned call would put it at the cap."""
+        cap = self.limits.abandoned_rate_cap
+        # An allowance of 0 is one more abandoned call reaching the cap; the small epsilon keeps
+        # 0.03 x 100 - 3 (4e-16) from reading as room for it.
+        return self.pacing_rate >= cap or self.abandoned_rate >= cap or self.day_allowance < 1e-9
 
     @property
     def free_handlers(self) -> float:
@@ -215,6 +241,17 @@ class PacingInputs:
         a handler free for it now, not soon."""
         soon = 0.0 if self.at_cap else self.handlers_wrapping_up + self.handlers_finishing_soon
         return self.handlers_available + soon - self.patients_waiting
+
+    @property
+    def capacity_in_wait(self) -> float:
+        """The handlers who can take a patient before the patient is abandoned: available,
+        wrapping up, or expected to finish their call within the lead time plus the hold wait;
+        less the patients waiting for one."""
+        in_wait = self.handlers_finishing_in_wait
+        finishing = self.handlers_finishing_soon if in_wait is None else in_wait
+        return (
+            self.handlers_available + self.handlers_wrapping_up + finishing - self.patients_waiting
+        )
 
 
 @dataclass(frozen=True)
@@ -301,7 +338,23 @@ def _limit(inputs: PacingInputs, ratio: float) -> tuple[int, HoldReason | None]:
         if inputs.at_cap:
             return 0, HoldReason.ABANDON_CAP_REACHED
         return 0, HoldReason.ABANDON_CAP_NEAR
-    return min(by_concurrency, by_rate, by_handlers), None
+    allowed = min(by_concurrency, by_rate, by_handlers)
+    if inputs.at_cap:
+        return allowed, None
+    answered = min(inputs.calls_answered_undecided, inputs.calls_undecided)
+    by_risk = pacing_risk.calls_within_risk(
+        answered=answered,
+        ringing=inputs.calls_undecided - answered,
+        speak_rate=inputs.speak_rate,
+        answer_rate=inputs.answer_rate,
+        capacity=inputs.capacity_in_wait,
+        cap=limits.abandoned_rate_cap,
+        allowance=inputs.day_allowance,
+        upto=allowed,
+    )
+    if by_risk <= 0:
+        return 0, HoldReason.ABANDON_RISK
+    return by_risk, None
 
 
 def decide(inputs: PacingInputs) -> PacingDecision:
@@ -315,67 +368,22 @@ def decide(inputs: PacingInputs) -> PacingDecision:
     return PacingDecision(allowed, reason, priorities, ratio, inputs.abandoned_rate)
 
 
-def chance_ending_within(
-    elapsed_s: float, horizon_s: float, talk_times_s: Sequence[float]
+def forecast_live(
+    live_recent: int, config: EngineConfig, moment: datetime, *, window: timedelta = RATE_WINDOW
 ) -> float:
-    """The chance a call that has lasted ``elapsed_s`` ends within ``horizon_s`` more: of the
-    measured talk times (sorted) longer than ``elapsed_s``, the share no longer than
-    ``elapsed_s + horizon_s``. 0 with fewer than ``MIN_TIMED_HANDOFFS`` talk times, or when
-    none lasted as long (nothing is known about calls that long)."""
-    if len(talk_times_s) < MIN_TIMED_HANDOFFS:
+    """The live-answered calls today is still expected to have: ``FORECAST_SHARE`` of what
+    the recent rate (``live_recent`` live-answered calls placed in the last ``window``, or
+    since the window opened today if later, but over at least ``FORECAST_MIN_SPAN``) brings
+    until the calling window closes today (0 outside it)."""
+    calling = config.window
+    day = calling.local(moment).date()
+    if not calling.is_working_day(day):
         return 0.0
-    longer = len(talk_times_s) - bisect.bisect_right(talk_times_s, elapsed_s)
-    if longer == 0:
+    opening, closing = calling.opening(day), calling.closing(day)
+    if not opening <= moment < closing:
         return 0.0
-    ended = bisect.bisect_right(talk_times_s, elapsed_s + horizon_s) - (len(talk_times_s) - longer)
-    return ended / longer
-
-
-def handlers_finishing_soon(session: Session, moment: datetime) -> float:
-    """The expected number of handlers on a call now whose call ends within the lead time
-    (recent handoffs are read only when some handler is on a call)."""
-    started = session.scalars(
-        select(Handler.state_changed_at).where(Handler.state == HandlerState.ON_CALL)
-    ).all()
-    if not started:
-        return 0.0
-    talk_times_s, lead_time_s = timed_handoffs(session, moment)
-    return sum(
-        chance_ending_within(max(0.0, (moment - since).total_seconds()), lead_time_s, talk_times_s)
-        for since in started
-    )
-
-
-def timed_handoffs(session: Session, moment: datetime) -> tuple[list[float], float]:
-    """(sorted talk times, median lead time) in seconds, from the most recent handoffs queued
-    in the rate window: talk times of bridged calls that have ended, lead times (call started
-    to patient queued) of outbound calls; the lead time is ``LEAD_TIME_PRIOR`` while fewer
-    than ``MIN_TIMED_HANDOFFS`` are known."""
-    rows = session.execute(
-        select(
-            Handoff.talk_seconds,
-            Handoff.connected_at,
-            Handoff.queued_at,
-            ContactAttempt.created_at,
-        )
-        .outerjoin(ContactAttempt, ContactAttempt.id == Handoff.attempt_id)
-        .where(Handoff.queued_at >= moment - RATE_WINDOW, Handoff.queued_at <= moment)
-        .order_by(Handoff.queued_at.desc())
-        .limit(TIMED_HANDOFFS)
-    ).all()
-    talk = sorted(
-        float(row.talk_seconds)
-        for row in rows
-        if row.talk_seconds is not None and row.connected_at is not None
-    )
-    leads = [
-        (row.queued_at - row.created_at).total_seconds()
-        for row in rows
-        if row.created_at is not None and row.queued_at >= row.created_at
-    ]
-    if len(leads) < MIN_TIMED_HANDOFFS:
-        return talk, LEAD_TIME_PRIOR.total_seconds()
-    return talk, statistics.median(leads)
+    span = max(min(window, moment - opening), FORECAST_MIN_SPAN)
+    return FORECAST_SHARE * live_recent * ((closing - moment) / span)
 
 
 def smoothed_rate(successes: int, trials: int, prior: float, weight: int = PRIOR_WEIGHT) -> float:
@@ -474,6 +482,9 @@ def gather_inputs(
         or 0
     )
     day = abandonment.day_figures(session, config.window.local(moment).date(), config.window)
+    finishing_soon, finishing_in_wait = talk_times.handlers_finishing(
+        session, moment, config.hold_wait, RATE_WINDOW
+    )
     started = _count(
         session,
         ContactAttempt.created_at > moment - recent,
@@ -484,7 +495,8 @@ def gather_inputs(
         limits=config.pacing_limits,
         handlers_available=by_state.get(HandlerState.AVAILABLE, 0),
         handlers_wrapping_up=by_state.get(HandlerState.WRAP_UP, 0),
-        handlers_finishing_soon=handlers_finishing_soon(session, moment),
+        handlers_finishing_soon=finishing_soon,
+        handlers_finishing_in_wait=finishing_in_wait,
         patients_waiting=waiting,
         calls_in_flight=in_flight,
         calls_undecided=max(0, in_flight - decided),
@@ -497,6 +509,7 @@ def gather_inputs(
         recent_seconds=recent.total_seconds(),
         paused_priorities=paused_priorities(session),
         measured_calls=placed,
+        live_expected_rest_of_day=forecast_live(live, config, moment),
     )
 
 

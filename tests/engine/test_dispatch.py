@@ -372,7 +372,9 @@ def _handler_in(state: HandlerState, number: int) -> None:
     [
         ([], 1, 5),  # nobody signed in: the cap on calls in flight alone
         ([HandlerState.AVAILABLE] * 2, 1, 1),  # 1 call/s for the 1 s between dispatch runs
-        ([HandlerState.AVAILABLE] * 2, 10, 3),  # 1.5 per free handler until calls are measured
+        # One per free handler: nobody has answered a call today yet, so the day could not
+        # absorb an abandoned call (pacing.PacingInputs.day_allowance).
+        ([HandlerState.AVAILABLE] * 2, 10, 2),
         ([HandlerState.ON_CALL], 10, 0),  # signed in, none free: no call, texts still go
     ],
 )

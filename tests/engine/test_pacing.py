@@ -37,10 +37,12 @@ LONDON = CallingWindow()
 
 
 def inputs(**overrides: object) -> PacingInputs:
-    """Two free handlers, nothing in flight, a quarter of calls become handoffs, no abandons."""
+    """Two free handlers, and six on calls expected to end before a waiting patient would be
+    abandoned; nothing in flight, a quarter of calls become handoffs, no abandons."""
     values: dict[str, object] = {
         "limits": LIMITS,
         "handlers_available": 2,
+        "handlers_finishing_in_wait": 6.0,
         "patients_waiting": 0,
         "calls_in_flight": 0,
         "calls_undecided": 0,

@@ -1,5 +1,5 @@
 """Pacing counts handlers on a call as free soon with the chance their call ends within the lead
-time, judged from recent talk times (``pacing.chance_ending_within``)."""
+time, judged from recent talk times and the calls in progress (``talk_times``)."""
 
 from __future__ import annotations
 
@@ -8,13 +8,14 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import Engine
 
-from rmc_outreach import pacing
+from rmc_outreach import pacing, talk_times
 from rmc_outreach.clock import frozen_at
 from rmc_outreach.db import session_scope
 from rmc_outreach.engine_config import EngineConfig
 from rmc_outreach.handlers import change_state, create_handler
 from rmc_outreach.models import AttemptState, HandlerState, Handoff
-from rmc_outreach.pacing import HoldReason, chance_ending_within, decide
+from rmc_outreach.pacing import HoldReason, decide
+from rmc_outreach.talk_times import chance_ending_within
 from tests.engine.support import WEDNESDAY_10AM
 from tests.engine.test_pacing import inputs
 from tests.factories import create_attempt, create_referral
@@ -38,6 +39,17 @@ def test_the_chance_is_the_share_of_calls_as_long_as_this_one_that_ended_within_
 def test_no_chance_is_claimed_without_enough_talk_times_or_for_a_call_longer_than_any() -> None:
     assert chance_ending_within(100, 45, TALKS[:-1]) == 0.0  # 9 talk times: too few
     assert chance_ending_within(240, 1000, TALKS) == 0.0  # longer than every measured call
+
+
+def test_calls_still_in_progress_count_as_lasting_at_least_as_long_as_they_have() -> None:
+    # A call 50 s old, horizon 100 s: of the 10 ended calls, 5 ended by 150 s (1/2). With ten
+    # more calls in progress at 100 s, Kaplan-Meier: at risk 20 at 60 s, 19 at 80 s, 18 at
+    # 100 s (8 ended calls and the 10 in progress), 7 at 120 s, 6 at 140 s.
+    assert chance_ending_within(50, 100, TALKS) == pytest.approx(0.5)
+    still_going = 19 / 20 * 18 / 19 * 17 / 18 * 6 / 7 * 5 / 6
+    assert chance_ending_within(50, 100, TALKS, [100.0] * 10) == pytest.approx(1 - still_going)
+    # Calls in progress past every ended one: nothing more is known, the chance is 0.
+    assert chance_ending_within(250, 60, TALKS, [300.0, 400.0]) == 0.0
 
 
 def test_handlers_finishing_soon_count_as_free_for_calls_below_the_cap() -> None:
@@ -96,26 +108,33 @@ def test_gathered_inputs_expect_on_call_handlers_to_finish_from_recent_talk_and_
         for handler_id in handlers:
             for state in (HandlerState.AVAILABLE, HandlerState.RINGING):
                 change_state(session, handler_id, state)
-    # On a call for 100 s (chance 2/7 of ending within 40 s), for 10 s (none of the measured
-    # calls ended within 50 s) and for an hour (longer than any measured call: 0).
+    # On a call for 100 s, for 10 s and for an hour. With these three calls in progress
+    # (Kaplan-Meier), the share of calls still going after 100 s is 9/12 (at risk at 60, 80,
+    # 100 s: 12, 11, 10), after 140 s 9/12 x 7/8 x 6/7, after 200 s that x 5/6 x 4/5 x 3/4.
     for handler_id, seconds in zip(handlers, (100, 10, 3600), strict=True):
         with frozen_at(moment - timedelta(seconds=seconds)), session_scope() as session:
             change_state(session, handler_id, HandlerState.ON_CALL)
     with session_scope() as session:
-        talk, lead = pacing.timed_handoffs(session, moment)
+        talk, lead = talk_times.timed_handoffs(session, moment, pacing.RATE_WINDOW)
         gathered = pacing.gather_inputs(session, config, moment)
     assert (talk, lead) == (TALKS, 40.0)
-    assert gathered.handlers_finishing_soon == pytest.approx(2 / 7)
+    # Within the 40 s lead time: the 100 s call 1 - 6/8 (counted as free), the 10 s call 0
+    # (none ended by 50 s), the hour-long call 0 (longer than any measured call).
+    assert gathered.handlers_finishing_soon == pytest.approx(1 / 4)
+    # In time to take a patient before the patient is abandoned: within the lead time plus the
+    # 60 s hold wait (100 s): the 100 s call 1 - 3/8, the 10 s call 1 - 9/12.
+    assert config.hold_wait == timedelta(seconds=60)
+    assert gathered.handlers_finishing_in_wait == pytest.approx(5 / 8 + 1 / 4)
 
 
 def test_the_lead_time_is_the_prior_until_enough_handoffs_are_timed(
     database: Engine, config: EngineConfig
 ) -> None:
-    for n in range(pacing.MIN_TIMED_HANDOFFS - 1):
+    for n in range(talk_times.MIN_TIMED_HANDOFFS - 1):
         _timed_handoff(60 + n, 90, 100)
     with session_scope() as session:
-        talk, lead = pacing.timed_handoffs(session, WEDNESDAY_10AM)
-    assert (len(talk), lead) == (pacing.MIN_TIMED_HANDOFFS - 1, 30.0)
+        talk, lead = talk_times.timed_handoffs(session, WEDNESDAY_10AM, pacing.RATE_WINDOW)
+    assert (len(talk), lead) == (talk_times.MIN_TIMED_HANDOFFS - 1, 30.0)
 
 
 def test_a_day_over_the_cap_is_paced_one_to_one_however_few_calls_it_has_had() -> None:

@@ -1,0 +1,163 @@
+"""Pacing bounds the calls in flight by the abandoned calls they risk (``pacing_risk``), and
+paces a day one to one before one more abandoned call would put it over the cap."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from sqlalchemy import Engine
+
+from rmc_outreach import pacing
+from rmc_outreach.db import session_scope
+from rmc_outreach.engine_config import EngineConfig
+from rmc_outreach.models import AttemptState
+from rmc_outreach.pacing import HoldReason, decide
+from rmc_outreach.pacing_risk import (
+    calls_within_risk,
+    expected_overflow,
+    patients_pmf,
+)
+from tests.engine.support import WEDNESDAY_10AM, WEDNESDAY_EVENING
+from tests.engine.test_pacing import add_call, inputs
+
+
+@given(
+    answered=st.integers(0, 12),
+    ringing=st.integers(0, 30),
+    speak=st.floats(0, 1),
+    chance=st.floats(0, 1),
+)
+def test_the_patients_brought_are_two_binomials_added(
+    answered: int, ringing: int, speak: float, chance: float
+) -> None:
+    pmf = patients_pmf(answered, ringing, speak, chance)
+    assert len(pmf) == answered + ringing + 1
+    assert sum(pmf) == pytest.approx(1.0)
+    mean = sum(k * p for k, p in enumerate(pmf))
+    assert mean == pytest.approx(answered * speak + ringing * chance, abs=1e-9)
+
+
+def test_expected_overflow_of_a_known_distribution() -> None:
+    # Four calls, each bringing a patient with chance 1/2: 0..4 patients with 1,4,6,4,1 / 16.
+    pmf = patients_pmf(0, 4, 0.5, 0.5)
+    assert pmf == pytest.approx([1 / 16, 4 / 16, 6 / 16, 4 / 16, 1 / 16])
+    # Two handlers: 1 patient too many with chance 4/16, 2 with 1/16.
+    assert expected_overflow(pmf, 2) == pytest.approx(6 / 16)
+    assert expected_overflow(pmf, 1.5) == pytest.approx(0.5 * 6 / 16 + 1.5 * 4 / 16 + 2.5 / 16)
+    assert expected_overflow(pmf, 4) == 0.0
+
+
+def _within_risk(**overrides: float) -> int:
+    values: dict[str, float] = {
+        "answered": 0,
+        "ringing": 0,
+        "speak_rate": 0.5,
+        "answer_rate": 0.5,
+        "capacity": 8.0,
+        "cap": 0.03,
+        "allowance": math.inf,
+        "upto": 100,
+    }
+    values.update(overrides)
+    return calls_within_risk(**values)  # type: ignore[arg-type]
+
+
+def test_a_round_of_calls_for_handlers_all_free_at_once_is_bounded_by_its_risk() -> None:
+    # 8 handlers free at once and nobody finishing soon: the full ratio (4 calls each, 32)
+    # would bring more than 8 patients in about one round in three; the most calls whose
+    # expected patients beyond 8 stay within 3% of their live-answered calls is fewer.
+    calls = _within_risk()
+    assert 16 < calls < 32
+    for n, bound in ((calls, True), (calls + 1, False)):
+        overflow = expected_overflow(patients_pmf(0, n, 0.5, 0.25), 8.0)
+        assert (overflow <= 0.03 * n * 0.5) is bound
+    # More handlers able to take a patient in time: more calls.
+    assert _within_risk(capacity=12.0) > calls
+    # Never more than asked for.
+    assert _within_risk(upto=5) == 5
+
+
+def test_calls_in_flight_already_at_risk_leave_no_room() -> None:
+    # 30 calls ringing and 6 people hearing the greeting for 4 handlers.
+    assert _within_risk(ringing=30, answered=6, capacity=4.0) == 0
+    # No handler at all: any call risks a patient with nobody for them.
+    assert _within_risk(capacity=0.0) == 0
+
+
+def test_the_days_allowance_bounds_the_risk_too() -> None:
+    unbounded = _within_risk()
+    assert _within_risk(allowance=0.05) < unbounded
+    # No allowance at all: only calls that cannot bring more patients than handlers.
+    assert _within_risk(allowance=0.0) == 8
+
+
+def test_pacing_holds_calls_whose_risk_is_too_high() -> None:
+    # 2 handlers free and nobody finishing in time: 4 calls each would be 8 calls risking
+    # about one patient too many in three rounds; pacing allows 4.
+    alone = inputs(handlers_finishing_in_wait=0.0)
+    assert decide(alone).calls_per_free_handler == 4.0
+    assert (decide(alone).calls_allowed, decide(alone).reason) == (4, None)
+    # Those 4 in flight: nothing more for now, for that risk.
+    busy = decide(replace(alone, calls_in_flight=4, calls_undecided=4))
+    assert (busy.calls_allowed, busy.reason) == (0, HoldReason.ABANDON_RISK)
+    # With handlers finishing their calls in time for a waiting patient: the full ratio.
+    assert decide(inputs()).calls_allowed == 8
+
+
+def test_a_day_is_paced_one_to_one_before_one_more_abandoned_call_would_put_it_over() -> None:
+    # 2 abandoned of 90 live-answered, 10 more expected: a third would make 3 of 100, the cap.
+    late = inputs(
+        abandoned_today=2,
+        live_answered_today=90,
+        live_expected_rest_of_day=10.0,
+        handlers_wrapping_up=1,
+    )
+    assert late.abandoned_rate < late.limits.abandoned_rate_cap
+    assert late.day_allowance == pytest.approx(0.03 * 100 - 2 - 1)
+    decision = decide(late)
+    assert (decision.calls_per_free_handler, decision.calls_allowed) == (1.0, 2)
+    # With a long afternoon still to come, the same day is paced.
+    afternoon = decide(replace(late, live_expected_rest_of_day=200.0))
+    assert afternoon.calls_per_free_handler > 1.0
+    # A small day: 20 live-answered calls expected in all, none abandoned: one abandoned call
+    # would be 5%, so it is paced one to one from the start.
+    small = decide(inputs(live_answered_today=5, live_expected_rest_of_day=15.0))
+    assert small.calls_per_free_handler == 1.0
+
+
+def test_the_rest_of_the_day_is_forecast_from_the_recent_live_answered_calls(
+    config: EngineConfig,
+) -> None:
+    # 10:00, 8 h before the window closes at 18:00; 60 live-answered calls in the last 2 h.
+    assert pacing.forecast_live(60, config, WEDNESDAY_10AM) == pytest.approx(0.5 * 60 * 4)
+    # 08:30: the window opened 30 minutes ago, so the rate is over those 30 minutes.
+    half_past_eight = WEDNESDAY_10AM - timedelta(minutes=90)
+    assert pacing.forecast_live(10, config, half_past_eight) == pytest.approx(0.5 * 10 * 19)
+    # 08:02: over at least 10 minutes, not 2.
+    two_past = WEDNESDAY_10AM - timedelta(minutes=118)
+    assert pacing.forecast_live(2, config, two_past) == pytest.approx(0.5 * 2 * 598 / 10)
+    # After the window has closed nothing more is expected today.
+    assert pacing.forecast_live(60, config, WEDNESDAY_EVENING) == 0.0
+
+
+def test_gathered_inputs_forecast_the_rest_of_the_day(
+    database: Engine, config: EngineConfig
+) -> None:
+    # Three live-answered calls and one unanswered in the last 2 h, one live call before.
+    for minutes in (10, 50, 100):
+        add_call(
+            WEDNESDAY_10AM - timedelta(minutes=minutes),
+            state=AttemptState.FINAL,
+            answered_by="human",
+        )
+    add_call(WEDNESDAY_10AM - timedelta(minutes=20), state=AttemptState.FINAL)
+    add_call(WEDNESDAY_10AM - timedelta(minutes=121), state=AttemptState.FINAL, answered_by="human")
+    with session_scope() as session:
+        gathered = pacing.gather_inputs(session, config, WEDNESDAY_10AM)
+    assert gathered.live_answered_today == 4
+    assert gathered.live_expected_rest_of_day == pytest.approx(0.5 * 3 * 4)
