@@ -110,13 +110,17 @@ PRIOR_WEIGHT = 20
 WAITING_GRACE = timedelta(minutes=2)
 # A handler in wrap-up for longer than this does not count as free soon.
 WRAP_UP_SOON = timedelta(seconds=90)
-# The day's allowance: calls are paced one to one unless this many more abandoned calls would
+# Abandoned calls come in twos and threes (a round of calls brings patients together), so
+# the day's allowance: calls are paced one to one unless this many more abandoned calls would
 # leave the day under the cap, counting the live-answered calls it is still expected to have:
 # FORECAST_SHARE of those at the rate the recent calls were answered until the window closes
 # (the rate over at least FORECAST_MIN_SPAN, so the first calls of a day do not read as none).
-DAY_MARGIN = 1
+DAY_MARGIN = 2
 FORECAST_SHARE = 0.5
 FORECAST_MIN_SPAN = timedelta(minutes=10)
+# The calls in flight may be expected to bring at most this share of the cap's abandoned calls
+# (``pacing_risk``): the expectation is of one round of calls, and a day has many.
+RISK_SHARE = 0.5
 
 
 class HoldReason(StrEnum):
@@ -226,10 +230,10 @@ class PacingInputs:
         needs a handler free for it now (one call per available handler). The day's own rate
         counts however few calls it rests on, so a day over the cap is paced one to one until
         it is back under; and a day near its end, or a small day, is paced one to one before
-        one more abandoned call would put it at the cap."""
+        ``DAY_MARGIN`` more abandoned calls would put it at the cap."""
         cap = self.limits.abandoned_rate_cap
-        # An allowance of 0 is one more abandoned call reaching the cap; the small epsilon keeps
-        # 0.03 x 100 - 3 (4e-16) from reading as room for it.
+        # An allowance of 0 is DAY_MARGIN more abandoned calls reaching the cap; the small
+        # epsilon keeps 0.03 x 100 - 3 (4e-16) from reading as room for them.
         return self.pacing_rate >= cap or self.abandoned_rate >= cap or self.day_allowance < 1e-9
 
     @property
@@ -348,7 +352,7 @@ def _limit(inputs: PacingInputs, ratio: float) -> tuple[int, HoldReason | None]:
         speak_rate=inputs.speak_rate,
         answer_rate=inputs.answer_rate,
         capacity=inputs.capacity_in_wait,
-        cap=limits.abandoned_rate_cap,
+        cap=RISK_SHARE * limits.abandoned_rate_cap,
         allowance=inputs.day_allowance,
         upto=allowed,
     )

@@ -1,5 +1,5 @@
 """Pacing bounds the calls in flight by the abandoned calls they risk (``pacing_risk``), and
-paces a day one to one before one more abandoned call would put it over the cap."""
+paces a day one to one before two more abandoned calls would put it over the cap."""
 
 from __future__ import annotations
 
@@ -98,10 +98,11 @@ def test_the_days_allowance_bounds_the_risk_too() -> None:
 
 def test_pacing_holds_calls_whose_risk_is_too_high() -> None:
     # 2 handlers free and nobody finishing in time: 4 calls each would be 8 calls risking
-    # about one patient too many in three rounds; pacing allows 4.
+    # about one patient too many in two rounds. 3 calls risk 3 patients with chance 1/64,
+    # within half the cap (1.5%) of their 1.5 live-answered calls; 4 would not be.
     alone = inputs(handlers_finishing_in_wait=0.0)
     assert decide(alone).calls_per_free_handler == 4.0
-    assert (decide(alone).calls_allowed, decide(alone).reason) == (4, None)
+    assert (decide(alone).calls_allowed, decide(alone).reason) == (3, None)
     # Those 4 in flight: nothing more for now, for that risk.
     busy = decide(replace(alone, calls_in_flight=4, calls_undecided=4))
     assert (busy.calls_allowed, busy.reason) == (0, HoldReason.ABANDON_RISK)
@@ -109,24 +110,24 @@ def test_pacing_holds_calls_whose_risk_is_too_high() -> None:
     assert decide(inputs()).calls_allowed == 8
 
 
-def test_a_day_is_paced_one_to_one_before_one_more_abandoned_call_would_put_it_over() -> None:
-    # 2 abandoned of 90 live-answered, 10 more expected: a third would make 3 of 100, the cap.
+def test_a_day_is_paced_one_to_one_before_two_more_abandoned_calls_would_put_it_over() -> None:
+    # 1 abandoned of 90 live-answered, 10 more expected: two more would make 3 of 100, the cap.
     late = inputs(
-        abandoned_today=2,
+        abandoned_today=1,
         live_answered_today=90,
         live_expected_rest_of_day=10.0,
         handlers_wrapping_up=1,
     )
     assert late.abandoned_rate < late.limits.abandoned_rate_cap
-    assert late.day_allowance == pytest.approx(0.03 * 100 - 2 - 1)
+    assert late.day_allowance == pytest.approx(0.03 * 100 - 1 - 2)
     decision = decide(late)
     assert (decision.calls_per_free_handler, decision.calls_allowed) == (1.0, 2)
     # With a long afternoon still to come, the same day is paced.
     afternoon = decide(replace(late, live_expected_rest_of_day=200.0))
     assert afternoon.calls_per_free_handler > 1.0
-    # A small day: 20 live-answered calls expected in all, none abandoned: one abandoned call
-    # would be 5%, so it is paced one to one from the start.
-    small = decide(inputs(live_answered_today=5, live_expected_rest_of_day=15.0))
+    # A small day: 60 live-answered calls expected in all, none abandoned: two abandoned calls
+    # would be 3.3%, so it is paced one to one from the start.
+    small = decide(inputs(live_answered_today=5, live_expected_rest_of_day=55.0))
     assert small.calls_per_free_handler == 1.0
 
 
