@@ -169,8 +169,8 @@ class PacingInputs:
     handlers_finishing_soon: float = 0.0  # expected handlers on a call to be free soon
     calls_answered_undecided: int = 0  # of calls_undecided, answered by a person
     # Expected handlers on a call to be free within the lead time plus the hold wait (in time
-    # to take a patient before they are abandoned); None: handlers_finishing_soon.
-    handlers_finishing_in_wait: float | None = None
+    # to take a patient before they are abandoned).
+    handlers_finishing_in_wait: float = 0.0
     # Live-answered calls today is still expected to have (``forecast_live``); inf: unknown.
     live_expected_rest_of_day: float = math.inf
 
@@ -188,7 +188,7 @@ class PacingInputs:
         )
         floats = (
             self.handlers_finishing_soon,
-            self.handlers_finishing_in_wait or 0.0,
+            self.handlers_finishing_in_wait,
             self.live_expected_rest_of_day,
         )
         if min(counts) < 0 or min(floats) < 0:
@@ -251,11 +251,17 @@ class PacingInputs:
         """The handlers who can take a patient before the patient is abandoned: available,
         wrapping up, or expected to finish their call within the lead time plus the hold wait;
         less the patients waiting for one."""
-        in_wait = self.handlers_finishing_in_wait
-        finishing = self.handlers_finishing_soon if in_wait is None else in_wait
         return (
-            self.handlers_available + self.handlers_wrapping_up + finishing - self.patients_waiting
+            self.handlers_available
+            + self.handlers_wrapping_up
+            + self.handlers_finishing_in_wait
+            - self.patients_waiting
         )
+
+    @property
+    def answered_undecided(self) -> int:
+        """The undecided calls a person has answered (never more than the undecided calls)."""
+        return min(self.calls_answered_undecided, self.calls_undecided)
 
 
 @dataclass(frozen=True)
@@ -306,7 +312,7 @@ def undecided_load(inputs: PacingInputs, ratio: float) -> float:
     times as likely as a call still ringing; but never more than a whole free handler's share
     (``ratio`` calls), nor less than one call. Counting it as one call would start too many
     calls whenever many people are hearing the greeting at once, as at the start of a shift."""
-    answered = min(inputs.calls_answered_undecided, inputs.calls_undecided)
+    answered = inputs.answered_undecided
     weight = ratio if inputs.answer_rate <= 0 else min(ratio, 1 / inputs.answer_rate)
     return inputs.calls_undecided + answered * (max(1.0, weight) - 1.0)
 
@@ -345,7 +351,7 @@ def _limit(inputs: PacingInputs, ratio: float) -> tuple[int, HoldReason | None]:
     allowed = min(by_concurrency, by_rate, by_handlers)
     if inputs.at_cap:
         return allowed, None
-    answered = min(inputs.calls_answered_undecided, inputs.calls_undecided)
+    answered = inputs.answered_undecided
     by_risk = pacing_risk.calls_within_risk(
         answered=answered,
         ringing=inputs.calls_undecided - answered,

@@ -73,16 +73,6 @@ class TalkSurvival:
         return 1.0 - self.still_going(elapsed_s + horizon_s) / going
 
 
-def chance_ending_within(
-    elapsed_s: float,
-    horizon_s: float,
-    talk_times_s: Sequence[float],
-    in_progress_s: Sequence[float] = (),
-) -> float:
-    """``TalkSurvival(talk_times_s, in_progress_s).chance_ending_within(elapsed_s, horizon_s)``."""
-    return TalkSurvival(talk_times_s, in_progress_s).chance_ending_within(elapsed_s, horizon_s)
-
-
 def handlers_finishing(
     session: Session, moment: datetime, hold_wait: timedelta, window: timedelta
 ) -> tuple[float, float]:

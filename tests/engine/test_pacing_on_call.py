@@ -15,13 +15,19 @@ from rmc_outreach.engine_config import EngineConfig
 from rmc_outreach.handlers import change_state, create_handler
 from rmc_outreach.models import AttemptState, HandlerState, Handoff
 from rmc_outreach.pacing import HoldReason, decide
-from rmc_outreach.talk_times import chance_ending_within
+from rmc_outreach.talk_times import TalkSurvival
 from tests.engine.support import WEDNESDAY_10AM
 from tests.engine.test_pacing import inputs
 from tests.factories import create_attempt, create_referral
 
 # Ten talk times, 60 s to 240 s in steps of 20 s.
 TALKS = [60.0 + 20 * n for n in range(10)]
+
+
+def chance_ending_within(
+    elapsed_s: float, horizon_s: float, ended_s: list[float], in_progress_s: tuple[float, ...] = ()
+) -> float:
+    return TalkSurvival(ended_s, in_progress_s).chance_ending_within(elapsed_s, horizon_s)
 
 
 def test_the_chance_is_the_share_of_calls_as_long_as_this_one_that_ended_within_the_horizon() -> (
@@ -47,9 +53,9 @@ def test_calls_still_in_progress_count_as_lasting_at_least_as_long_as_they_have(
     # 100 s (8 ended calls and the 10 in progress), 7 at 120 s, 6 at 140 s.
     assert chance_ending_within(50, 100, TALKS) == pytest.approx(0.5)
     still_going = 19 / 20 * 18 / 19 * 17 / 18 * 6 / 7 * 5 / 6
-    assert chance_ending_within(50, 100, TALKS, [100.0] * 10) == pytest.approx(1 - still_going)
+    assert chance_ending_within(50, 100, TALKS, (100.0,) * 10) == pytest.approx(1 - still_going)
     # Calls in progress past every ended one: nothing more is known, the chance is 0.
-    assert chance_ending_within(250, 60, TALKS, [300.0, 400.0]) == 0.0
+    assert chance_ending_within(250, 60, TALKS, (300.0, 400.0)) == 0.0
 
 
 def test_handlers_finishing_soon_count_as_free_for_calls_below_the_cap() -> None:
