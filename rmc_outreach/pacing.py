@@ -27,15 +27,15 @@ patients they may bring beyond the handlers able to take them before they are ab
 
 As today's abandoned-call rate rises from half the cap to the cap, the number of calls per
 free handler falls from that expectation to one: at or over the cap, each call in flight has a
-free handler of its own (Ofcom's "handler guaranteed"). The rate pacing acts on is the day's,
-pulled towards half the cap as if ``THROTTLE_PRIOR_LIVE`` more live-answered calls had been
-abandoned at that rate (``PacingInputs.pacing_rate``): early in a day one unlucky abandoned call
-among a few dozen is evidence, not yet a rate, and taken at face value it would hold the floor
-to one call per handler for hours; by the end of a busy day it is the day's own rate. The
-day's own rate still decides when pacing goes one to one (``PacingInputs.at_cap``): the cap is
-on each day's calls (domain.md), so a day over it, however few calls it has had, is paced one
-to one until it is back under. Never more than the calls-per-second and concurrent-call limits
-allow; nothing while paused.
+free handler of its own (Ofcom's "handler guaranteed"). The cap is on the rate each day ends at
+(domain.md), so the rate pacing acts on is the one the day is heading for
+(``PacingInputs.pacing_rate``): its abandoned calls so far over its live-answered calls so far
+and still to come (``day_forecast``), as if those still to come were abandoned at half the cap.
+Early in a busy day three unlucky abandoned calls among the first hundred slow the floor down a
+little instead of holding it to one call per handler for hours; by the end of the day it is the
+day's own rate. And a day is paced one to one before ``DAY_MARGIN`` more abandoned calls would
+take it over the cap with the calls it is still expected to have (``PacingInputs.at_cap``).
+Never more than the calls-per-second and concurrent-call limits allow; nothing while paused.
 
 Definitions used here and everywhere else (``abandonment``):
 
@@ -59,7 +59,7 @@ from enum import StrEnum
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from rmc_outreach import abandonment, attempts, pacing_risk, talk_times
+from rmc_outreach import abandonment, attempts, day_forecast, pacing_risk, talk_times
 from rmc_outreach.audit import record_audit_event
 from rmc_outreach.clock import now
 from rmc_outreach.engine_config import EngineConfig, PacingLimits
@@ -112,12 +112,9 @@ WAITING_GRACE = timedelta(minutes=2)
 WRAP_UP_SOON = timedelta(seconds=90)
 # Abandoned calls come in twos and threes (a round of calls brings patients together), so
 # the day's allowance: calls are paced one to one unless this many more abandoned calls would
-# leave the day under the cap, counting the live-answered calls it is still expected to have:
-# FORECAST_SHARE of those at the rate the recent calls were answered until the window closes
-# (the rate over at least FORECAST_MIN_SPAN, so the first calls of a day do not read as none).
+# leave the day under the cap, counting the live-answered calls it is still expected to have
+# (``day_forecast``).
 DAY_MARGIN = 2
-FORECAST_SHARE = 0.5
-FORECAST_MIN_SPAN = timedelta(minutes=10)
 # The calls in flight may be expected to bring at most this share of the cap's abandoned calls
 # (``pacing_risk``): the expectation is of one round of calls, and a day has many.
 RISK_SHARE = 0.5
@@ -171,7 +168,7 @@ class PacingInputs:
     # Expected handlers on a call to be free within the lead time plus the hold wait (in time
     # to take a patient before they are abandoned).
     handlers_finishing_in_wait: float = 0.0
-    # Live-answered calls today is still expected to have (``forecast_live``); inf: unknown.
+    # Live-answered calls today is still expected to have (``day_forecast``); inf: unknown.
     live_expected_rest_of_day: float = math.inf
 
     def __post_init__(self) -> None:
@@ -207,13 +204,14 @@ class PacingInputs:
 
     @property
     def pacing_rate(self) -> float:
-        """Today's abandoned rate as pacing weighs it (module docstring): the day's abandoned
-        and live-answered calls plus ``THROTTLE_PRIOR_LIVE`` live-answered calls abandoned at
-        ``THROTTLE_FROM`` of the cap."""
+        """Today's abandoned rate as pacing weighs it (module docstring): the rate the day
+        would end at if the live-answered calls it is still expected to have
+        (``live_expected_rest_of_day``, but at least ``THROTTLE_PRIOR_LIVE``; that many when
+        unknown) were abandoned at ``THROTTLE_FROM`` of the cap."""
         prior = THROTTLE_FROM * self.limits.abandoned_rate_cap
-        return (self.abandoned_today + prior * THROTTLE_PRIOR_LIVE) / (
-            self.live_answered_today + THROTTLE_PRIOR_LIVE
-        )
+        rest = self.live_expected_rest_of_day
+        weight = THROTTLE_PRIOR_LIVE if math.isinf(rest) else max(THROTTLE_PRIOR_LIVE, rest)
+        return (self.abandoned_today + prior * weight) / (self.live_answered_today + weight)
 
     @property
     def day_allowance(self) -> float:
@@ -225,16 +223,17 @@ class PacingInputs:
 
     @property
     def at_cap(self) -> bool:
-        """True when the pacing rate or the day's own rate has reached the cap, or the day
-        cannot absorb ``DAY_MARGIN`` more abandoned calls and stay under it: every call then
-        needs a handler free for it now (one call per available handler). The day's own rate
-        counts however few calls it rests on, so a day over the cap is paced one to one until
-        it is back under; and a day near its end, or a small day, is paced one to one before
-        ``DAY_MARGIN`` more abandoned calls would put it at the cap."""
+        """True when the pacing rate has reached the cap, or the day cannot absorb
+        ``DAY_MARGIN`` more abandoned calls and stay under it: every call then needs a handler
+        free for it now (one call per available handler). The cap is on the rate a day ends
+        at, so a day over it early on, with many live-answered calls still to come, is slowed
+        (the pacing rate) rather than held one to one for hours; a day near its end, or a
+        small day, is paced one to one before ``DAY_MARGIN`` more abandoned calls would put
+        it at the cap."""
         cap = self.limits.abandoned_rate_cap
         # An allowance of 0 is DAY_MARGIN more abandoned calls reaching the cap; the small
         # epsilon keeps 0.03 x 100 - 3 (4e-16) from reading as room for them.
-        return self.pacing_rate >= cap or self.abandoned_rate >= cap or self.day_allowance < 1e-9
+        return self.pacing_rate >= cap or self.day_allowance < 1e-9
 
     @property
     def free_handlers(self) -> float:
@@ -378,24 +377,6 @@ def decide(inputs: PacingInputs) -> PacingDecision:
     return PacingDecision(allowed, reason, priorities, ratio, inputs.abandoned_rate)
 
 
-def forecast_live(
-    live_recent: int, config: EngineConfig, moment: datetime, *, window: timedelta = RATE_WINDOW
-) -> float:
-    """The live-answered calls today is still expected to have: ``FORECAST_SHARE`` of what
-    the recent rate (``live_recent`` live-answered calls placed in the last ``window``, or
-    since the window opened today if later, but over at least ``FORECAST_MIN_SPAN``) brings
-    until the calling window closes today (0 outside it)."""
-    calling = config.window
-    day = calling.local(moment).date()
-    if not calling.is_working_day(day):
-        return 0.0
-    opening, closing = calling.opening(day), calling.closing(day)
-    if not opening <= moment < closing:
-        return 0.0
-    span = max(min(window, moment - opening), FORECAST_MIN_SPAN)
-    return FORECAST_SHARE * live_recent * ((closing - moment) / span)
-
-
 def smoothed_rate(successes: int, trials: int, prior: float, weight: int = PRIOR_WEIGHT) -> float:
     """successes / trials, pulled towards ``prior`` as if it were ``weight`` more trials."""
     return (successes + prior * weight) / (trials + weight)
@@ -492,6 +473,8 @@ def gather_inputs(
         or 0
     )
     day = abandonment.day_figures(session, config.window.local(moment).date(), config.window)
+    answer_rate = smoothed_rate(live, placed, ANSWER_RATE_PRIOR)
+    calls_undecided = max(0, in_flight - decided)
     finishing_soon, finishing_in_wait = talk_times.handlers_finishing(
         session, moment, config.hold_wait, RATE_WINDOW
     )
@@ -509,9 +492,9 @@ def gather_inputs(
         handlers_finishing_in_wait=finishing_in_wait,
         patients_waiting=waiting,
         calls_in_flight=in_flight,
-        calls_undecided=max(0, in_flight - decided),
+        calls_undecided=calls_undecided,
         calls_answered_undecided=answered_undecided,
-        answer_rate=smoothed_rate(live, placed, ANSWER_RATE_PRIOR),
+        answer_rate=answer_rate,
         speak_rate=smoothed_rate(min(handoffs, live_decided), live_decided, SPEAK_RATE_PRIOR),
         abandoned_today=day.abandoned,
         live_answered_today=day.live_answered,
@@ -519,7 +502,15 @@ def gather_inputs(
         recent_seconds=recent.total_seconds(),
         paused_priorities=paused_priorities(session),
         measured_calls=placed,
-        live_expected_rest_of_day=forecast_live(live, config, moment),
+        live_expected_rest_of_day=day_forecast.expected_live(
+            session,
+            config,
+            moment,
+            live_recent=live,
+            window=RATE_WINDOW,
+            answer_rate=answer_rate,
+            calls_undecided=calls_undecided,
+        ),
     )
 
 

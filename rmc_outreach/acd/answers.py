@@ -42,6 +42,9 @@ from rmc_outreach.telephony import handoff_twiml
 
 log = logging.getLogger(__name__)
 
+# A patient past the hold wait whose handler's phone is ringing is asked again this soon.
+RINGING_PAUSE_S = 5
+
 SPOKEN_PRIORITY = {
     Priority.TWO_WEEK_WAIT: "two week wait",
     Priority.URGENT: "urgent",
@@ -125,8 +128,13 @@ def _out_of_the_queue(handoff: Handoff) -> str:
 def wait(handoff_id: int, payload: dict[str, Any], config: EngineConfig) -> Answer | None:
     """The wait URL: the patient's place and the callback choice while a handler may still
     come; after the hold wait, out of the queue (no handler in time), unless a handler has taken
-    them (``handoff_state``: exactly one of the two wins). None: no such handoff."""
-    remaining_s = int(config.hold_wait.total_seconds()) - _queue_time(payload)
+    them (``handoff_state``: exactly one of the two wins), or a handler's phone is ringing for
+    them now: they wait on while it rings (``RINGING_PAUSE_S`` at a time, for at most the ring
+    timeout past the hold wait), as sending them away seconds before that handler answers would
+    abandon a patient a handler was about to take. None: no such handoff."""
+    hold_s = int(config.hold_wait.total_seconds())
+    waited_s = _queue_time(payload)
+    remaining_s = hold_s - waited_s
     moment = now()
     with session_scope(read_only=True) as session:
         handoff = session.get(Handoff, handoff_id)
@@ -135,6 +143,12 @@ def wait(handoff_id: int, payload: dict[str, Any], config: EngineConfig) -> Answ
         expired = handoff_state.claim_expired(session, handoff, moment)
         place = position(session, handoff_id)
         words = _out_of_the_queue(handoff)
+        if (
+            remaining_s <= 0
+            and waited_s < hold_s + handoff_twiml.HANDLER_RING_TIMEOUT_S
+            and handoff_state.handler_ringing(session, handoff_id, moment)
+        ):
+            remaining_s = RINGING_PAUSE_S  # their handler's phone is ringing: a moment more
     released = False
     if expired or (remaining_s <= 0 and place is not None):
         with session_scope() as session:

@@ -17,6 +17,8 @@ Transitions:
 
 - waiting → taken: ``take`` (the handler answered; the patient is still waiting);
 - waiting → ended: ``close_waiting`` (hold wait over, hang-up, callback chosen, queue error);
+  a patient whose handler's phone is ringing (``handler_ringing``) waits on past the hold wait
+  for at most the ring timeout;
 - taken → waiting: ``release`` (the handler's leg ended without a bridge: they hung up during the
   whisper, or the Dial found the queue empty) and ``release_expired`` (no bridge can still come);
 - taken → ended: ``close_unbridged`` (the patient left before the bridge: abandoned);
@@ -62,6 +64,7 @@ from rmc_outreach.models import (
     Patient,
     Referral,
 )
+from rmc_outreach.telephony.handoff_twiml import HANDLER_RING_TIMEOUT_S
 
 log = logging.getLogger(__name__)
 
@@ -189,6 +192,23 @@ def release_expired(session: Session, handoff: Handoff, *, at: datetime) -> bool
     offer.ended_at = offer.ended_at or at
     log.warning("handoff %s: no bridge after the handler took it; waiting again", handoff.id)
     return release(session, handoff, offer, at=at)
+
+
+def handler_ringing(session: Session, handoff_id: int, at: datetime) -> bool:
+    """Whether a handler's phone is ringing for the patient now: an offer not yet answered,
+    ended or refused, made within the handler's ring timeout."""
+    since = at - in_clock_time(timedelta(seconds=HANDLER_RING_TIMEOUT_S))
+    offer = session.scalar(
+        select(HandoffOffer.id)
+        .where(
+            HandoffOffer.handoff_id == handoff_id,
+            HandoffOffer.result.is_(None),
+            HandoffOffer.ended_at.is_(None),
+            HandoffOffer.offered_at >= since,
+        )
+        .limit(1)
+    )
+    return offer is not None
 
 
 def callback_phone(session: Session, handoff: Handoff) -> str | None:

@@ -317,6 +317,57 @@ def test_nobody_in_time_leaves_the_queue_plays_the_information_message_and_asks_
     assert handler_state(busy) is S.OFFLINE
 
 
+def test_a_patient_past_the_hold_wait_waits_on_while_a_handler_is_ringing_for_them(
+    webhooks: Webhooks,
+) -> None:
+    handoff_id, call_sid = queue_outbound_patient(webhooks, T0)
+    handler_id = new_handler("Just free", available_at=T0 + timedelta(seconds=50))
+    with frozen_at(T0 + timedelta(seconds=55)):
+        acd.connect_waiting(webhooks.config, webhooks.provider)
+    offer_id = offer_id_for(handoff_id, handler_id)
+
+    with frozen_at(T0 + timedelta(seconds=61)):
+        held = webhooks.post(
+            f"/twilio/handoff/{handoff_id}/wait", call_params(call_sid, QueueTime="61")
+        )
+    with frozen_at(T0 + timedelta(seconds=64)):
+        answer = webhooks.post(f"/twilio/offer/{offer_id}/answer", call_params(new_call_sid()))
+        webhooks.run_enqueued()
+
+    words = held.get_data(as_text=True)
+    assert "<Leave" not in words and '<Pause length="5"' in words
+    assert f">handoff-{handoff_id}</Queue>" in answer.get_data(as_text=True)
+    handoff = load_handoff(handoff_id)
+    assert (handoff.handler_id, handoff.abandoned, handoff.ended_at) == (handler_id, False, None)
+    assert callbacks() == []
+
+
+@pytest.mark.parametrize(
+    ("rung_after_s", "queue_time_s"),
+    [(30, 61), (55, 80)],
+    ids=["ringing-longer-than-the-ring-timeout", "ring-timeout-past-the-hold-wait"],
+)
+def test_a_handler_ringing_keeps_a_patient_no_longer_than_the_ring_timeout(
+    webhooks: Webhooks, rung_after_s: int, queue_time_s: int
+) -> None:
+    handoff_id, call_sid = queue_outbound_patient(webhooks, T0)
+    handler_id = new_handler("Slow", available_at=T0 + timedelta(seconds=rung_after_s - 1))
+    with frozen_at(T0 + timedelta(seconds=rung_after_s)):
+        acd.connect_waiting(webhooks.config, webhooks.provider)
+    assert offers() == [(handoff_id, handler_id, None)]
+
+    with frozen_at(T0 + timedelta(seconds=queue_time_s)):
+        late = webhooks.post(
+            f"/twilio/handoff/{handoff_id}/wait",
+            call_params(call_sid, QueueTime=str(queue_time_s)),
+        )
+        webhooks.run_enqueued()
+
+    assert "<Leave" in late.get_data(as_text=True)
+    handoff = load_handoff(handoff_id)
+    assert (handoff.abandoned, handoff.ended_reason) == (True, "abandoned_timeout")
+
+
 def test_a_patient_who_hangs_up_while_waiting_is_abandoned_and_ringing_handlers_are_stopped(
     webhooks: Webhooks,
 ) -> None:

@@ -137,27 +137,35 @@ def test_the_concurrency_and_call_rate_limits_cap_the_calls() -> None:
 
 def test_calls_slow_down_as_the_abandoned_rate_nears_the_cap_and_go_one_to_one_at_it() -> None:
     # Cap 3%: full pacing to 1.5%, slowing on the pacing rate, (abandoned + 0.75) / (100 + 50)
-    # live-answered: 0.5%, 1.2%, 1.8%; one call per free handler once the day's own rate
-    # (3 of 100) reaches the cap.
+    # live-answered (the rest of the day unknown: 50 more): 0.5%, 1.2%, 1.8%, 2.5%; one call
+    # per free handler once it reaches the cap (3.2%).
     ratios = [
         decide(inputs(abandoned_today=abandoned)).calls_per_free_handler
         for abandoned in (0, 1, 2, 3, 4)
     ]
-    assert ratios == [4.0, 4.0, pytest.approx(10 / 3), 1.0, 1.0]
+    assert ratios == [4.0, 4.0, pytest.approx(10 / 3), pytest.approx(2.0), 1.0]
     assert decide(inputs(abandoned_today=4)).calls_allowed == 2
 
 
-def test_pacing_weighs_the_days_rate_as_evidence_early_on_and_as_the_rate_later() -> None:
-    # Three abandoned calls among the first 114 live-answered are 2.6% of the day so far, but
-    # a pacing rate of 2.3%: slowed less than the day's own rate would slow it.
-    early = inputs(abandoned_today=3, live_answered_today=114)
+def test_pacing_weighs_the_days_rate_against_the_calls_still_to_come() -> None:
+    # Three abandoned calls among the first 114 live-answered are 2.6% of the day so far; with
+    # 60 more expected the day is heading for a pacing rate of 2.2% (as if those 60 were
+    # abandoned at half the cap).
+    early = inputs(abandoned_today=3, live_answered_today=114, live_expected_rest_of_day=60.0)
     assert early.abandoned_rate == pytest.approx(3 / 114)
-    assert early.pacing_rate == pytest.approx(3.75 / 164)
-    headroom = pacing.throttle(3.75 / 164, 0.03)
+    assert early.pacing_rate == pytest.approx(3.9 / 174)
+    headroom = pacing.throttle(3.9 / 174, 0.03)
     assert headroom > pacing.throttle(3 / 114, 0.03)
     assert decide(early).calls_per_free_handler == pytest.approx(1 + 3 * headroom)
-    # A busy day at the cap is paced at (nearly) its own rate: one call per handler.
-    late = inputs(abandoned_today=31, live_answered_today=1000)
+    # With 400 more live-answered calls expected today the same three are 1.75%: slowed less.
+    busy_day = replace(early, live_expected_rest_of_day=400.0)
+    assert busy_day.pacing_rate == pytest.approx((3 + 0.015 * 400) / 514)
+    assert 1 + 3 * headroom < decide(busy_day).calls_per_free_handler < 4.0
+    # Fewer than 50 expected count as 50 (the prior): 3.75 / 164.
+    assert replace(early, live_expected_rest_of_day=5.0).pacing_rate == pytest.approx(3.75 / 164)
+    # A busy day at the cap, with its end near, is paced at (nearly) its own rate: one call
+    # per handler.
+    late = inputs(abandoned_today=31, live_answered_today=1000, live_expected_rest_of_day=10.0)
     assert late.pacing_rate == pytest.approx(31.75 / 1050)
     assert decide(late).calls_per_free_handler == 1.0
 

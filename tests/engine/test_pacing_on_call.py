@@ -3,6 +3,7 @@ time, judged from recent talk times and the calls in progress (``talk_times``)."
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -143,14 +144,25 @@ def test_the_lead_time_is_the_prior_until_enough_handoffs_are_timed(
     assert (len(talk), lead) == (talk_times.MIN_TIMED_HANDOFFS - 1, 30.0)
 
 
-def test_a_day_over_the_cap_is_paced_one_to_one_however_few_calls_it_has_had() -> None:
-    # 1 abandoned of 20 live-answered: a pacing rate of (1 + 0.75) / 70 = 2.5%, under the
-    # cap, but the day itself is at 5%.
-    early = inputs(abandoned_today=1, live_answered_today=20, handlers_wrapping_up=1)
+def test_a_day_over_the_cap_is_paced_one_to_one_unless_many_calls_are_still_to_come() -> None:
+    # 1 abandoned of 20 live-answered (5%) and 40 more expected: two more abandoned calls
+    # would end the day at 3 of 60, the cap, so every call needs a free handler.
+    early = inputs(
+        abandoned_today=1,
+        live_answered_today=20,
+        live_expected_rest_of_day=40.0,
+        handlers_wrapping_up=1,
+    )
     assert early.pacing_rate < early.limits.abandoned_rate_cap <= early.abandoned_rate
+    assert early.day_allowance < 1e-9
     decision = decide(early)
     assert (decision.calls_per_free_handler, decision.calls_allowed) == (1.0, 2)
     assert early.free_handlers == 2  # the handler wrapping up is not counted
+    # The same morning with 300 live-answered calls still to come is heading for 1.7%: paced,
+    # a little slowed, not held one to one for hours.
+    busy = replace(early, live_expected_rest_of_day=300.0)
+    assert busy.pacing_rate == pytest.approx((1 + 0.015 * 300) / 320)
+    assert 1.0 < decide(busy).calls_per_free_handler < 4.0
     # Back under the cap (1 of 40): paced again, slowed by the throttle.
     recovered = decide(inputs(abandoned_today=1, live_answered_today=40))
     assert recovered.calls_per_free_handler > 1.0

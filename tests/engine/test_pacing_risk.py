@@ -5,17 +5,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import Engine
 
-from rmc_outreach import pacing
+from rmc_outreach import day_forecast, pacing
 from rmc_outreach.db import session_scope
 from rmc_outreach.engine_config import EngineConfig
-from rmc_outreach.models import AttemptState
+from rmc_outreach.models import AttemptState, Channel, ReferralStatus
 from rmc_outreach.pacing import HoldReason, decide
 from rmc_outreach.pacing_risk import (
     calls_within_risk,
@@ -24,6 +24,7 @@ from rmc_outreach.pacing_risk import (
 )
 from tests.engine.support import WEDNESDAY_10AM, WEDNESDAY_EVENING
 from tests.engine.test_pacing import add_call, inputs
+from tests.factories import create_referral
 
 
 @given(
@@ -131,19 +132,23 @@ def test_a_day_is_paced_one_to_one_before_two_more_abandoned_calls_would_put_it_
     assert small.calls_per_free_handler == 1.0
 
 
+def forecast_live(live_recent: int, config: EngineConfig, moment: datetime) -> float:
+    return day_forecast.forecast_live(live_recent, config, moment, window=pacing.RATE_WINDOW)
+
+
 def test_the_rest_of_the_day_is_forecast_from_the_recent_live_answered_calls(
     config: EngineConfig,
 ) -> None:
     # 10:00, 8 h before the window closes at 18:00; 60 live-answered calls in the last 2 h.
-    assert pacing.forecast_live(60, config, WEDNESDAY_10AM) == pytest.approx(0.5 * 60 * 4)
+    assert forecast_live(60, config, WEDNESDAY_10AM) == pytest.approx(0.5 * 60 * 4)
     # 08:30: the window opened 30 minutes ago, so the rate is over those 30 minutes.
     half_past_eight = WEDNESDAY_10AM - timedelta(minutes=90)
-    assert pacing.forecast_live(10, config, half_past_eight) == pytest.approx(0.5 * 10 * 19)
+    assert forecast_live(10, config, half_past_eight) == pytest.approx(0.5 * 10 * 19)
     # 08:02: over at least 10 minutes, not 2.
     two_past = WEDNESDAY_10AM - timedelta(minutes=118)
-    assert pacing.forecast_live(2, config, two_past) == pytest.approx(0.5 * 2 * 598 / 10)
+    assert forecast_live(2, config, two_past) == pytest.approx(0.5 * 2 * 598 / 10)
     # After the window has closed nothing more is expected today.
-    assert pacing.forecast_live(60, config, WEDNESDAY_EVENING) == 0.0
+    assert forecast_live(60, config, WEDNESDAY_EVENING) == 0.0
 
 
 def test_gathered_inputs_forecast_the_rest_of_the_day(
@@ -158,7 +163,56 @@ def test_gathered_inputs_forecast_the_rest_of_the_day(
         )
     add_call(WEDNESDAY_10AM - timedelta(minutes=20), state=AttemptState.FINAL)
     add_call(WEDNESDAY_10AM - timedelta(minutes=121), state=AttemptState.FINAL, answered_by="human")
+    # 100 referrals due for a call before today's closing: enough for the recent rate's 6.
+    _due_referrals(100, WEDNESDAY_10AM + timedelta(hours=7))
     with session_scope() as session:
         gathered = pacing.gather_inputs(session, config, WEDNESDAY_10AM)
     assert gathered.live_answered_today == 4
     assert gathered.live_expected_rest_of_day == pytest.approx(0.5 * 3 * 4)
+
+
+def _due_referrals(count: int, due_at: datetime, **overrides: object) -> None:
+    with session_scope() as session:
+        for _ in range(count):
+            values: dict[str, object] = {
+                "status": ReferralStatus.IN_OUTREACH,
+                "next_action_at": due_at,
+                "next_channel": Channel.CALL,
+            }
+            values.update(overrides)
+            create_referral(session, **values)
+
+
+def test_the_forecast_is_no_more_than_the_calls_still_due_today_can_bring(
+    database: Engine, config: EngineConfig
+) -> None:
+    # The recent rate forecasts 0.5 x 60 x 4 = 120 live-answered calls by closing time, but
+    # only 10 referrals are due for a call (or an unplanned step) before it, and 2 calls are
+    # still ringing: at the 0.5 answer rate, half of 0.5 x 12.
+    _due_referrals(8, WEDNESDAY_10AM - timedelta(hours=1))
+    _due_referrals(2, WEDNESDAY_10AM + timedelta(hours=7), next_channel=None)
+    # Not counted: due tomorrow, due for an SMS, paused by a supervisor, not in outreach.
+    _due_referrals(5, WEDNESDAY_10AM + timedelta(days=1))
+    _due_referrals(5, WEDNESDAY_10AM, next_channel=Channel.SMS)
+    _due_referrals(5, WEDNESDAY_10AM, outreach_paused_at=WEDNESDAY_10AM)
+    _due_referrals(5, WEDNESDAY_10AM, status=ReferralStatus.REACHED)
+
+    def expected() -> float:
+        with session_scope() as session:
+            return day_forecast.expected_live(
+                session,
+                config,
+                WEDNESDAY_10AM,
+                live_recent=60,
+                window=pacing.RATE_WINDOW,
+                answer_rate=0.5,
+                calls_undecided=2,
+            )
+
+    with session_scope() as session:
+        assert day_forecast.calls_due_today(session, config, WEDNESDAY_10AM, upto=100) == 10
+        assert day_forecast.calls_due_today(session, config, WEDNESDAY_10AM, upto=4) == 4
+    assert expected() == pytest.approx(0.5 * 0.5 * 12)
+    # With plenty due, the recent rate's forecast stands.
+    _due_referrals(500, WEDNESDAY_10AM)
+    assert expected() == pytest.approx(120.0)

@@ -1,0 +1,97 @@
+"""The live-answered calls today is still expected to have (``pacing`` weighs the day's
+abandoned calls against them).
+
+The abandoned-call cap is on each day's calls (domain.md): what counts is the rate a day ends
+at, so three abandoned calls among the first hundred live-answered are a problem only if the day
+will not have many more. Pacing needs a forecast of the rest of the day, and a cautious one: a
+forecast too high lets pacing spend abandoned calls the day cannot absorb.
+
+``expected_live`` is ``FORECAST_SHARE`` of the smaller of
+
+- the live-answered calls the recent rate brings until the calling window closes today
+  (``forecast_live``): the rate over the recent window, or since today's opening if later, but
+  over at least ``FORECAST_MIN_SPAN`` so the first calls of a day do not read as none; and
+- the live-answered calls the calls still to come today can bring (``calls_due_today``: the
+  referrals due before today's closing whose next step may be a call, and the calls in flight
+  that are still undecided), at the measured answer rate: when the morning works through the
+  whole queue, the afternoon has only what is left.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from rmc_outreach.engine_config import EngineConfig
+from rmc_outreach.models import Channel, Referral, ReferralStatus
+from rmc_outreach.models.states import PRIORITY_ORDER
+
+FORECAST_SHARE = 0.5
+FORECAST_MIN_SPAN = timedelta(minutes=10)
+
+
+def forecast_live(
+    live_recent: int, config: EngineConfig, moment: datetime, *, window: timedelta
+) -> float:
+    """``FORECAST_SHARE`` of the live-answered calls the recent rate (``live_recent`` calls
+    placed in the last ``window``, or since the window opened today if later, but over at least
+    ``FORECAST_MIN_SPAN``) brings until the calling window closes today (0 outside it)."""
+    calling = config.window
+    day = calling.local(moment).date()
+    if not calling.is_working_day(day):
+        return 0.0
+    opening, closing = calling.opening(day), calling.closing(day)
+    if not opening <= moment < closing:
+        return 0.0
+    span = max(min(window, moment - opening), FORECAST_MIN_SPAN)
+    return FORECAST_SHARE * live_recent * ((closing - moment) / span)
+
+
+def calls_due_today(session: Session, config: EngineConfig, moment: datetime, *, upto: int) -> int:
+    """Referrals in outreach, not paused, due before today's closing and whose next step is a
+    call or not yet planned (it may be one), counted up to ``upto`` (a range of
+    ``ix_referral_dispatch`` per priority, so a large queue costs no more than ``upto`` rows).
+    """
+    calling = config.window
+    closing = calling.closing(calling.local(moment).date())
+    found = 0
+    for priority in PRIORITY_ORDER:
+        if found >= upto:
+            break
+        due = (
+            select(Referral.id)
+            .where(
+                Referral.status == ReferralStatus.IN_OUTREACH,
+                Referral.priority == priority,
+                Referral.next_action_at < closing,
+                or_(Referral.next_channel.is_(None), Referral.next_channel == Channel.CALL),
+                Referral.outreach_paused_at.is_(None),
+            )
+            .limit(upto - found)
+            .subquery()
+        )
+        found += session.scalar(select(func.count()).select_from(due)) or 0
+    return found
+
+
+def expected_live(
+    session: Session,
+    config: EngineConfig,
+    moment: datetime,
+    *,
+    live_recent: int,
+    window: timedelta,
+    answer_rate: float,
+    calls_undecided: int,
+) -> float:
+    """The live-answered calls today is still expected to have (module docstring)."""
+    by_rate = forecast_live(live_recent, config, moment, window=window)
+    if by_rate <= 0 or answer_rate <= 0:
+        return 0.0 if by_rate <= 0 else by_rate
+    # Enough referrals for the bound to reach the rate's forecast: counting more changes nothing.
+    enough = math.ceil(by_rate / (FORECAST_SHARE * answer_rate)) + 1
+    due = calls_due_today(session, config, moment, upto=enough) + calls_undecided
+    return min(by_rate, FORECAST_SHARE * answer_rate * due)
