@@ -28,7 +28,8 @@ seconds), ``occupancy`` (handlers' busy share while signed in during calling hou
 0.70), ``reach_rate``; and, to explain them, ``idle_handler_s_by_calls_due`` (handlers' available
 time, simulated seconds, by how many calls were due and not started then) and
 ``idle_handler_s_by_pacing`` (the part of it while calls were due, by what pacing answered then:
-``allowed``, or why it held calls back), the counts behind each, the pipeline's own checks
+``allowed``, or why it held calls back) and ``idle_handler_s_by_day`` (the same for each
+simulated day), the counts behind each, the pipeline's own checks
 (``duplicate_calls``, ``contacts_outside_hours``, ``unfinished_referrals``), ``wall_s``,
 ``simulated_days`` and ``cpu_s`` by process.
 """
@@ -152,6 +153,7 @@ def run(options: argparse.Namespace) -> dict[str, Any]:
         cpu_s=log.cpu_s,
         idle_handler_s_by_calls_due=log.idle_handler_s,
         idle_handler_s_by_pacing=log.idle_handler_s_by_pacing,
+        idle_handler_s_by_day=log.idle_handler_s_by_day,
         targets_met={
             "abandoned_rate": figures.abandoned_rate <= TARGETS["abandoned_rate"],
             "wait_median_s": figures.wait_median_s is not None

@@ -168,6 +168,8 @@ class RunLog:
     # and (while calls were due) by what pacing said then.
     idle_handler_s: dict[str, float] = field(default_factory=dict)
     idle_handler_s_by_pacing: dict[str, float] = field(default_factory=dict)
+    # The same split for each day (the simulated date, ISO), to show which day lost the time.
+    idle_handler_s_by_day: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 # Buckets of ``idle_handler_s``: calls due and not started (lower bound of each bucket).
@@ -189,6 +191,8 @@ def _add_idle(log: RunLog, previous: Sample, sample: Sample) -> None:
     if previous.pacing is not None:
         by_pacing = log.idle_handler_s_by_pacing
         by_pacing[previous.pacing] = round(by_pacing.get(previous.pacing, 0.0) + seconds, 1)
+        day = log.idle_handler_s_by_day.setdefault(previous.at.date().isoformat(), {})
+        day[previous.pacing] = round(day.get(previous.pacing, 0.0) + seconds, 1)
 
 
 def _extend_span(

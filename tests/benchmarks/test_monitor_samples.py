@@ -44,6 +44,8 @@ def test_idle_time_is_counted_per_handler_by_calls_due_and_by_pacing() -> None:
 
     assert log.idle_handler_s == {"1-4": 20.0, "0-0": 5.0, "20+": 4.0}
     assert log.idle_handler_s_by_pacing == {"handlers_covered": 20.0, PACING_ALLOWED: 4.0}
+    day = WEDNESDAY_10AM.date().isoformat()
+    assert log.idle_handler_s_by_day == {day: {"handlers_covered": 20.0, PACING_ALLOWED: 4.0}}
 
 
 def test_a_sample_asks_pacing_only_while_a_handler_is_idle_with_calls_due(
