@@ -53,8 +53,10 @@ def describe_ratio(ratio: float | None) -> str:
 
 
 @blueprint.app_template_filter("format_figure")
-def format_figure(value: float | None, format: str) -> str:
-    """A figure in one of the live view's formats: count, duration, percent or ratio."""
+def format_figure(value: float | str | None, format: str) -> str:
+    """A figure in one of the live view's formats: count, duration, percent, ratio or text."""
+    if format == "text" or isinstance(value, str):
+        return "\N{EN DASH}" if value is None else str(value)
     if format == "duration":
         return describe_duration(None if value is None else int(value))
     if format == "percent":
@@ -74,6 +76,7 @@ def read_live_snapshot() -> LiveSnapshot:
             config.window,
             abandoned_rate_cap=config.abandoned_rate_cap,
             hold_wait=config.hold_wait,
+            config=config,
         )
 
 

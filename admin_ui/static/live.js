@@ -53,6 +53,9 @@
     if (kind === "ratio") {
       return formatRatio(value);
     }
+    if (kind === "text") {
+      return value === null || value === undefined ? DASH : String(value);
+    }
     return String(value);
   }
 

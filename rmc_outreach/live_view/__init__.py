@@ -15,6 +15,9 @@ Definitions, one each:
 - reach rate so far today: ``today.ReachToday``;
 - abandoned-call rate today against the cap: ``today.AbandonedToday``;
 - pacing ratio: calls in flight per available handler; None when no handler is available;
+- pacing now: what pacing decides now and why (``pacing_now.PacingNow``: calls per free
+  handler, calls it would start, why none, one to one at the abandoned-call limit), when the
+  caller asks for it;
 - callbacks waiting: requests not completed (``activity.callbacks_waiting``), and the oldest's
   wait;
 - alerts: ``alerts``.
@@ -42,6 +45,7 @@ from rmc_outreach.activity import (
 )
 from rmc_outreach.calendar import CallingWindow
 from rmc_outreach.dispatch import calls_in_flight
+from rmc_outreach.engine_config import EngineConfig
 from rmc_outreach.live_view.alerts import (
     PROVIDER_ERROR_WINDOW,
     Alert,
@@ -61,6 +65,7 @@ from rmc_outreach.live_view.floor import (
     handoffs_now,
     seconds_since,
 )
+from rmc_outreach.live_view.pacing_now import PacingNow, pacing_now
 from rmc_outreach.live_view.today import (
     ABANDONED_RATE_CAP,
     AbandonedToday,
@@ -103,6 +108,7 @@ class LiveSnapshot:
     reach: ReachToday
     abandoned: AbandonedToday
     pacing_ratio: float | None
+    pacing_now: PacingNow | None
     callbacks: CallbacksWaiting
     oldest_callback_wait_seconds: int | None
     provider_errors: int
@@ -140,6 +146,7 @@ class LiveSnapshot:
                 "calls_in_flight": self.calls.in_flight,
                 "available_handlers": handlers.available,
                 "ratio": self.pacing_ratio,
+                **self._pacing_now_dict(),
             },
             "callbacks": {
                 "waiting": self.callbacks.total,
@@ -157,6 +164,19 @@ class LiveSnapshot:
             ],
         }
 
+    def _pacing_now_dict(self) -> dict[str, Any]:
+        now = self.pacing_now
+        if now is None:
+            return {}
+        return {
+            "calls_per_free_handler": now.calls_per_free_handler,
+            "calls_allowed": now.calls_allowed,
+            "holding": None if now.holding is None else now.holding.value,
+            "one_to_one": now.one_to_one,
+            "day_allowance": now.day_allowance,
+            "status": now.status,
+        }
+
 
 def live_snapshot(
     session: Session,
@@ -165,10 +185,11 @@ def live_snapshot(
     *,
     abandoned_rate_cap: float = ABANDONED_RATE_CAP,
     hold_wait: timedelta = DEFAULT_HOLD_WAIT,
+    config: EngineConfig | None = None,
 ) -> LiveSnapshot:
     """Every live figure at ``moment``, read in the caller's transaction. "Today" is the local
     day of the calling window's time zone; ``window``, ``abandoned_rate_cap`` and ``hold_wait``
-    are the engine's (``EngineConfig``)."""
+    are the engine's (``EngineConfig``); with the engine's ``config``, pacing's decision too."""
     moment = window.local(moment)
     day = local_day(moment, window.timezone)
     counts = count_by_status_and_priority(session)
@@ -204,6 +225,7 @@ def live_snapshot(
         reach=reach_today(session, day),
         abandoned=abandoned,
         pacing_ratio=round(in_flight / handlers.available, 2) if handlers.available else None,
+        pacing_now=None if config is None else pacing_now(session, config, moment),
         callbacks=callbacks,
         oldest_callback_wait_seconds=seconds_since(moment, callbacks.oldest_requested_at),
         provider_errors=provider_errors,

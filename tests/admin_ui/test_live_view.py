@@ -383,7 +383,22 @@ def test_every_figure_of_the_live_json_matches_the_floor(floor: Floor, client: F
         "over_cap": True,
         "close_to_cap": False,
     }
-    assert body["pacing"] == {"calls_in_flight": 10, "available_handlers": 1, "ratio": 10.0}
+    # Pacing's own decision: 1 abandoned of 8 live-answered puts the day at its limit (one call
+    # per available handler), and the one available handler has two patients waiting for it.
+    # The day's allowance: 3% of the 8 calls and the 2 still expected by 18:00, less the one
+    # abandoned and pacing's margin of two.
+    assert body["pacing"] == {
+        "calls_in_flight": 10,
+        "available_handlers": 1,
+        "ratio": 10.0,
+        "calls_per_free_handler": 1.0,
+        "calls_allowed": 0,
+        "holding": "no_handler",
+        "one_to_one": True,
+        "day_allowance": -2.7,
+        "status": "One call per available handler (the day is near its abandoned-call limit): "
+        "holding, no handler is free for another patient.",
+    }
     assert body["callbacks"] == {
         "waiting": 2,
         "oldest_requested_at": TODAY.astimezone(ZoneInfo("UTC")).isoformat(),
@@ -546,7 +561,8 @@ def test_with_no_handler_available_waiting_patients_raise_an_alert_and_pacing_ha
 
     body = live_json(client)
 
-    assert body["pacing"] == {"calls_in_flight": 10, "available_handlers": 0, "ratio": None}
+    assert (body["pacing"]["available_handlers"], body["pacing"]["ratio"]) == (0, None)
+    assert (body["pacing"]["calls_allowed"], body["pacing"]["holding"]) == (0, "no_handler")
     assert {alert["code"]: alert["level"] for alert in body["alerts"]} == {
         "abandoned_rate_at_cap": "critical",
         "patients_waiting_no_handler": "critical",
