@@ -19,6 +19,7 @@ from sqlalchemy import ColumnElement, exists, or_, select, update
 from sqlalchemy.orm import Session
 
 from rmc_outreach import handlers
+from rmc_outreach.acd import handoff_state
 from rmc_outreach.acd.errors import (
     CallAlreadyUnderWay,
     CallbackCompleted,
@@ -203,9 +204,11 @@ def expire_unanswered_offers(config: EngineConfig) -> int:
         ).all()
         for offer_id in stale:
             offer = session.get_one(HandoffOffer, offer_id)
-            handoff = session.scalars(
-                select(Handoff).where(Handoff.id == offer.handoff_id).with_for_update()
-            ).one()
+            # The referral's row, then the handoff's, as every writer of a referral's rows
+            # takes them (``handoff_state.lock``), so this sweep cannot deadlock with one.
+            handoff = handoff_state.lock(session, offer.handoff_id)
+            if handoff is None:
+                continue
             session.refresh(offer)
             if offer.result is not None or offer.answered_at is not None:
                 continue

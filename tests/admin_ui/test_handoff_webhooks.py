@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from rmc_outreach import acd, handlers
+from rmc_outreach.acd.connect import OFFER_NEWS_GRACE
 from rmc_outreach.clock import frozen_at
 from rmc_outreach.db import session_scope
 from rmc_outreach.models import (
@@ -24,6 +25,7 @@ from rmc_outreach.models import (
     Referral,
     ReferralStatus,
 )
+from rmc_outreach.telephony.handoff_twiml import HANDLER_RING_TIMEOUT_S
 from tests.admin_ui.webhook_support import (  # noqa: F401 (the webhooks fixture)
     Webhooks,
     call_params,
@@ -178,6 +180,29 @@ def test_a_handler_who_does_not_answer_is_made_away_and_the_next_handler_is_offe
     assert handler_state(first) is S.AWAY
     assert spell_states(first) == [S.OFFLINE, S.AVAILABLE, S.RINGING, S.AVAILABLE, S.AWAY]
     assert handler_state(second) is S.RINGING
+
+
+def test_a_ring_whose_status_callback_was_lost_is_taken_as_unanswered_and_the_next_is_offered(
+    webhooks: Webhooks,
+) -> None:
+    handoff_id, _ = queue_outbound_patient(webhooks, T0)
+    first = new_handler("Silent", available_at=T0 - timedelta(minutes=20))
+    second = new_handler("Next", available_at=T0 - timedelta(minutes=5))
+    with frozen_at(T0 + timedelta(seconds=1)):
+        acd.connect_waiting(webhooks.config, webhooks.provider)
+    # Within the ring timeout and its grace nothing is assumed.
+    limit = timedelta(seconds=HANDLER_RING_TIMEOUT_S) + OFFER_NEWS_GRACE
+    with frozen_at(T0 + timedelta(seconds=1) + limit - timedelta(seconds=1)):
+        acd.connect_waiting(webhooks.config, webhooks.provider)
+    assert offers() == [(handoff_id, first, None)]
+
+    with frozen_at(T0 + timedelta(seconds=2) + limit):
+        acd.connect_waiting(webhooks.config, webhooks.provider)
+
+    assert offers() == [(handoff_id, first, "no-answer"), (handoff_id, second, None)]
+    assert handler_state(first) is S.AWAY
+    assert handler_state(second) is S.RINGING
+    assert load_handoff(handoff_id).ended_at is None  # still waiting, for the next handler
 
 
 def test_a_handler_back_at_the_desk_before_the_missed_ring_is_applied_stays_available(
