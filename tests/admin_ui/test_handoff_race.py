@@ -36,6 +36,7 @@ from rmc_outreach import abandonment, acd
 from rmc_outreach.clock import frozen_at
 from rmc_outreach.db import READ_ONLY_OPTION, session_scope
 from rmc_outreach.models import CallbackRequest, ContactAttempt, Handoff, HandoffOffer
+from rmc_outreach.telephony.handoff_twiml import HANDLER_RING_TIMEOUT_S
 from tests.admin_ui.conftest import StaffClient
 from tests.admin_ui.test_handoff_webhooks import (  # noqa: F401 (someone_signed_in is autouse)
     T0,
@@ -58,6 +59,9 @@ from tests.admin_ui.webhook_support import (  # noqa: F401 (the webhooks fixture
 )
 
 HOLD_WAIT_S = 60
+# A patient whose handler's phone is ringing when the hold wait runs out waits on while it
+# rings, for at most the ring timeout: the last moment of any wait.
+LAST_WAIT_S = HOLD_WAIT_S + HANDLER_RING_TIMEOUT_S
 
 
 @pytest.fixture
@@ -224,21 +228,23 @@ def test_a_handler_who_answers_just_after_the_hold_wait_ended_hears_the_caller_h
 ) -> None:
     handoff_id, patient_sid = queue_outbound_patient(webhooks, T0)
     handler_id = new_handler("Just too late", available_at=T0 - timedelta(minutes=5))
-    offer_id = offered(webhooks, handoff_id, handler_id, 50)
+    offer_id = offered(webhooks, handoff_id, handler_id, 70)
     handler_sid = new_call_sid()
 
-    with frozen_at(T0 + timedelta(seconds=60)):
-        at_the_limit = wait_url(webhooks, handoff_id, patient_sid, HOLD_WAIT_S)
+    with frozen_at(T0 + timedelta(seconds=LAST_WAIT_S)):
+        at_the_limit = wait_url(webhooks, handoff_id, patient_sid, LAST_WAIT_S)
         if tasks_before_the_answer:
             webhooks.run_enqueued()
-    with frozen_at(T0 + timedelta(seconds=61)):
+    with frozen_at(T0 + timedelta(seconds=LAST_WAIT_S + 1)):
         answered = answer(webhooks, offer_id, handler_sid)
         result = webhooks.post(
             f"/twilio/handoff/{handoff_id}/result",
-            call_params(patient_sid, QueueResult="leave", QueueTime=str(HOLD_WAIT_S)),
+            call_params(patient_sid, QueueResult="leave", QueueTime=str(LAST_WAIT_S)),
         )
         webhooks.run_enqueued()
-    with frozen_at(T0 + timedelta(seconds=64)):  # the handler heard the words, and hung up
+    with frozen_at(
+        T0 + timedelta(seconds=LAST_WAIT_S + 4)
+    ):  # the handler heard the words, and hung up
         webhooks.post(
             f"/twilio/offer/{offer_id}/status", call_params(handler_sid, CallStatus="completed")
         )
@@ -271,13 +277,13 @@ def test_a_bridge_reported_after_the_patient_was_sent_out_counts_as_reached_not_
     made when they were sent out is closed, and the handler's outcome is recorded (not 409)."""
     handoff_id, patient_sid = queue_outbound_patient(webhooks, T0)
     handler_id = new_handler("Bridged anyway", available_at=T0 - timedelta(minutes=5))
-    offer_id = offered(webhooks, handoff_id, handler_id, 50)
+    offer_id = offered(webhooks, handoff_id, handler_id, 70)
     handler_sid = new_call_sid()
-    with frozen_at(T0 + timedelta(seconds=60)):
-        assert leaves(wait_url(webhooks, handoff_id, patient_sid, HOLD_WAIT_S))
+    with frozen_at(T0 + timedelta(seconds=LAST_WAIT_S)):
+        assert leaves(wait_url(webhooks, handoff_id, patient_sid, LAST_WAIT_S))
         webhooks.run_enqueued()
 
-    with frozen_at(T0 + timedelta(seconds=70)):
+    with frozen_at(T0 + timedelta(seconds=90)):
         webhooks.post(f"/twilio/offer/{offer_id}/bridged", call_params(patient_sid))
         webhooks.run_enqueued()
     talk_and_hang_up(
@@ -287,7 +293,7 @@ def test_a_bridge_reported_after_the_patient_was_sent_out_counts_as_reached_not_
         patient_sid=patient_sid,
         handler_sid=handler_sid,
         at_s=190,
-        talked_s=120,
+        talked_s=100,
     )
     outcome = record_booking(console, handler_id, handoff_id)
 
@@ -297,8 +303,8 @@ def test_a_bridge_reported_after_the_patient_was_sent_out_counts_as_reached_not_
         False,
         "bridged_done",
     )
-    assert handoff.connected_at == T0 + timedelta(seconds=70)
-    assert handoff.talk_seconds == 120
+    assert handoff.connected_at == T0 + timedelta(seconds=90)
+    assert handoff.talk_seconds == 100
     assert outcome.status_code == 200, outcome.get_data(as_text=True)
     assert open_callbacks() == []
     assert abandoned_today(webhooks) == (1, 0)
@@ -472,12 +478,12 @@ def test_the_wait_url_and_the_handler_answering_at_once_never_both_win(
 ) -> None:
     handoff_id, patient_sid = queue_outbound_patient(webhooks, T0)
     handler_id = new_handler("Racing", available_at=T0 - timedelta(minutes=5))
-    offer_id = offered(webhooks, handoff_id, handler_id, 50)
+    offer_id = offered(webhooks, handoff_id, handler_id, 70)
     responses: dict[str, TestResponse] = {}
 
     def wait_request() -> None:  # each thread with its own client, as two web requests
         patient_side = replace(webhooks, client=webhooks.app.test_client())
-        responses["wait-url"] = wait_url(patient_side, handoff_id, patient_sid, HOLD_WAIT_S)
+        responses["wait-url"] = wait_url(patient_side, handoff_id, patient_sid, LAST_WAIT_S)
 
     def answer_request() -> None:
         handler_side = replace(webhooks, client=webhooks.app.test_client())
@@ -485,7 +491,7 @@ def test_the_wait_url_and_the_handler_answering_at_once_never_both_win(
 
     requests = {"wait-url": wait_request, "handler-answer": answer_request}
     second = "handler-answer" if first == "wait-url" else "wait-url"
-    with frozen_at(T0 + timedelta(seconds=60)):
+    with frozen_at(T0 + timedelta(seconds=LAST_WAIT_S)):
         first_thread = threading.Thread(target=requests[first])
         second_thread = threading.Thread(target=requests[second])
         with held_open_after_deciding(first_thread) as held:
