@@ -118,6 +118,12 @@ DAY_MARGIN = 2
 # The calls in flight may be expected to bring at most this share of the cap's abandoned calls
 # (``pacing_risk``): the expectation is of one round of calls, and a day has many.
 RISK_SHARE = 0.5
+# The risk bound takes the answer and speak-to-someone rates this many standard errors above
+# the measured ones: with a few handoffs measured (the first minutes of every calling session,
+# when the last two hours hold no calls) the rates are known to within a third, and a round of
+# calls paced on a rate measured low brings a crowd. With hundreds measured the difference is
+# a few per cent.
+RISK_RATE_Z = 1.0
 
 
 class HoldReason(StrEnum):
@@ -170,6 +176,10 @@ class PacingInputs:
     handlers_finishing_in_wait: float = 0.0
     # Live-answered calls today is still expected to have (``day_forecast``); inf: unknown.
     live_expected_rest_of_day: float = math.inf
+    # The rates the risk bound takes (``RISK_RATE_Z`` standard errors above the measured ones);
+    # None: the measured rates.
+    risk_answer_rate: float | None = None
+    risk_speak_rate: float | None = None
 
     def __post_init__(self) -> None:
         counts = (
@@ -190,7 +200,8 @@ class PacingInputs:
         )
         if min(counts) < 0 or min(floats) < 0:
             raise ValueError("pacing counts cannot be negative")
-        if not (0 <= self.answer_rate <= 1 and 0 <= self.speak_rate <= 1):
+        rates = (self.answer_rate, self.speak_rate, self.risk_answer_rate, self.risk_speak_rate)
+        if not all(0 <= rate <= 1 for rate in rates if rate is not None):
             raise ValueError("answer and speak-to-someone rates must be between 0 and 1")
         if self.recent_seconds <= 0:
             raise ValueError("recent_seconds must be positive")
@@ -354,8 +365,11 @@ def _limit(inputs: PacingInputs, ratio: float) -> tuple[int, HoldReason | None]:
     by_risk = pacing_risk.calls_within_risk(
         answered=answered,
         ringing=inputs.calls_undecided - answered,
-        speak_rate=inputs.speak_rate,
-        answer_rate=inputs.answer_rate,
+        speak_rate=inputs.speak_rate if inputs.risk_speak_rate is None else inputs.risk_speak_rate,
+        answer_rate=(
+            inputs.answer_rate if inputs.risk_answer_rate is None else inputs.risk_answer_rate
+        ),
+        live_rate=inputs.answer_rate,
         capacity=inputs.capacity_in_wait,
         cap=RISK_SHARE * limits.abandoned_rate_cap,
         allowance=inputs.day_allowance,
@@ -380,6 +394,15 @@ def decide(inputs: PacingInputs) -> PacingDecision:
 def smoothed_rate(successes: int, trials: int, prior: float, weight: int = PRIOR_WEIGHT) -> float:
     """successes / trials, pulled towards ``prior`` as if it were ``weight`` more trials."""
     return (successes + prior * weight) / (trials + weight)
+
+
+def cautious_rate(
+    successes: int, trials: int, prior: float, weight: int = PRIOR_WEIGHT, z: float = RISK_RATE_Z
+) -> float:
+    """``smoothed_rate`` plus ``z`` standard errors (of a share of ``trials + weight``), at most 1:
+    a rate the measured one is unlikely to be far under."""
+    rate = smoothed_rate(successes, trials, prior, weight)
+    return min(1.0, rate + z * math.sqrt(rate * (1 - rate) / (trials + weight)))
 
 
 def _count(session: Session, *conditions: ColumnElement[bool]) -> int:
@@ -496,6 +519,8 @@ def gather_inputs(
         calls_answered_undecided=answered_undecided,
         answer_rate=answer_rate,
         speak_rate=smoothed_rate(min(handoffs, live_decided), live_decided, SPEAK_RATE_PRIOR),
+        risk_answer_rate=cautious_rate(live, placed, ANSWER_RATE_PRIOR),
+        risk_speak_rate=cautious_rate(min(handoffs, live_decided), live_decided, SPEAK_RATE_PRIOR),
         abandoned_today=day.abandoned,
         live_answered_today=day.live_answered,
         calls_started_recently=started,

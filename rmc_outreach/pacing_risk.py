@@ -63,18 +63,20 @@ def calls_within_risk(
     cap: float,
     allowance: float,
     upto: int,
+    live_rate: float | None = None,
 ) -> int:
     """The most new calls (at most ``upto``) such that the calls in flight with them are expected
     to bring no more abandoned patients than ``cap`` x their live-answered calls (the
-    ``answered`` ones and ``answer_rate`` of every call still ringing), nor than ``allowance``
-    (what the day can still absorb). 0 when the calls already in flight are over either bound.
-    """
+    ``answered`` ones and ``live_rate``, default ``answer_rate``, of every call still ringing),
+    nor than ``allowance`` (what the day can still absorb). 0 when the calls already in flight
+    are over either bound."""
     handoff_chance = answer_rate * speak_rate
+    live_share = answer_rate if live_rate is None else live_rate
     pmf = patients_pmf(answered, ringing, speak_rate, handoff_chance)
     calls = 0
     while calls < upto:
         grown = with_call(pmf, handoff_chance)
-        live = answered + (ringing + calls + 1) * answer_rate
+        live = answered + (ringing + calls + 1) * live_share
         if expected_overflow(grown, capacity) > min(cap * live, allowance):
             break
         pmf = grown

@@ -216,3 +216,46 @@ def test_the_forecast_is_no_more_than_the_calls_still_due_today_can_bring(
     # With plenty due, the recent rate's forecast stands.
     _due_referrals(500, WEDNESDAY_10AM)
     assert expected() == pytest.approx(120.0)
+
+
+def test_the_risk_bound_takes_the_rates_a_standard_error_above_the_measured_ones() -> None:
+    # Nothing measured: the prior and its standard error as 20 observations.
+    assert pacing.cautious_rate(0, 0, 0.5) == pytest.approx(0.5 + math.sqrt(0.25 / 20))
+    # Six handoffs of 15 live-answered calls: 0.46 measured, 0.54 taken.
+    measured = pacing.smoothed_rate(6, 15, 0.5)
+    assert measured == pytest.approx(16 / 35)
+    assert pacing.cautious_rate(6, 15, 0.5) == pytest.approx(
+        measured + math.sqrt(measured * (1 - measured) / 35)
+    )
+    # Hundreds measured: a few per cent more.
+    many = pacing.smoothed_rate(900, 1000, 0.5)
+    assert pacing.cautious_rate(900, 1000, 0.5) - many < 0.01
+    assert pacing.cautious_rate(5, 5, 1.0) == 1.0
+
+
+def test_pacing_risks_fewer_calls_while_the_rates_are_uncertain() -> None:
+    # 2 handlers free and nobody finishing in time: 3 calls at the measured rates (above).
+    alone = inputs(handlers_finishing_in_wait=0.0)
+    assert decide(alone).calls_allowed == 3
+    # The same with the handoff chance a standard error higher (about a third more, as after
+    # the first dozen handoffs of a session): fewer calls for that risk.
+    unsure = replace(alone, risk_speak_rate=0.67, risk_answer_rate=0.67)
+    held = decide(unsure)
+    assert held.calls_allowed < 3
+    # The ratio (how many calls a free handler is expected to need) is the measured one.
+    assert held.calls_per_free_handler == decide(alone).calls_per_free_handler
+
+
+def test_gathered_inputs_carry_cautious_rates_for_the_risk_bound(
+    database: Engine, config: EngineConfig
+) -> None:
+    for minutes in (10, 20, 30):
+        add_call(WEDNESDAY_10AM - timedelta(minutes=minutes), answered_by="human", handoff=False)
+    add_call(WEDNESDAY_10AM - timedelta(minutes=40))
+    with session_scope() as session:
+        gathered = pacing.gather_inputs(session, config, WEDNESDAY_10AM)
+    assert gathered.answer_rate == pytest.approx(pacing.smoothed_rate(3, 4, 0.5))
+    assert gathered.risk_answer_rate == pytest.approx(pacing.cautious_rate(3, 4, 0.5))
+    assert gathered.risk_speak_rate == pytest.approx(pacing.cautious_rate(3, 3, 0.5))
+    assert gathered.risk_speak_rate is not None
+    assert gathered.risk_speak_rate > gathered.speak_rate
