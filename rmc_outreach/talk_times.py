@@ -21,13 +21,17 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from rmc_outreach.models import ContactAttempt, Handler, HandlerState, Handoff
+from rmc_outreach.models import ContactAttempt, Handler, HandlerSession, HandlerState, Handoff
 
 # Talk times and lead times are judged from (up to) this many recent handoffs, and only once
 # MIN_TIMED_HANDOFFS of them have been timed; the lead time is LEAD_TIME_PRIOR until then.
 TIMED_HANDOFFS = 200
 MIN_TIMED_HANDOFFS = 10
 LEAD_TIME_PRIOR = timedelta(seconds=30)
+# A handler whose call ends wraps up before taking the next patient: a patient waiting for
+# them is taken the wrap-up later. Judged from (up to) TIMED_HANDOFFS recent wrap-ups, the
+# median once MIN_TIMED_HANDOFFS are known, WRAP_UP_PRIOR until then.
+WRAP_UP_PRIOR = timedelta(seconds=30)
 
 
 @dataclass(frozen=True)
@@ -77,8 +81,10 @@ def handlers_finishing(
     session: Session, moment: datetime, hold_wait: timedelta, window: timedelta
 ) -> tuple[float, float]:
     """The expected numbers of handlers on a call now whose call ends within the lead time,
-    and within the lead time plus ``hold_wait``, judged from the handoffs queued in the last
-    ``window`` (read only when some handler is on a call), with these calls in progress."""
+    and in time to take a patient before they have waited ``hold_wait`` (within the lead time
+    plus the hold wait, less the wrap-up that follows the call), judged from the handoffs
+    queued and the wrap-ups started in the last ``window`` (read only when some handler is on a
+    call), with these calls in progress."""
     started = session.scalars(
         select(Handler.state_changed_at).where(Handler.state == HandlerState.ON_CALL)
     ).all()
@@ -87,7 +93,10 @@ def handlers_finishing(
     talk_times_s, lead_time_s = timed_handoffs(session, moment, window)
     elapsed = [max(0.0, (moment - since).total_seconds()) for since in started]
     survival = TalkSurvival(talk_times_s, elapsed)
-    in_wait_s = lead_time_s + hold_wait.total_seconds()
+    # In time for a patient arriving after the lead time: the call and the wrap-up after it
+    # over before the patient has waited the hold wait.
+    wrap_up_s = wrap_up_time(session, moment, window)
+    in_wait_s = max(0.0, lead_time_s + hold_wait.total_seconds() - wrap_up_s)
     return (
         sum(survival.chance_ending_within(e, lead_time_s) for e in elapsed),
         sum(survival.chance_ending_within(e, in_wait_s) for e in elapsed),
@@ -126,3 +135,27 @@ def timed_handoffs(
     if len(leads) < MIN_TIMED_HANDOFFS:
         return talk, LEAD_TIME_PRIOR.total_seconds()
     return talk, statistics.median(leads)
+
+
+def wrap_up_time(session: Session, moment: datetime, window: timedelta) -> float:
+    """The median length in seconds of the wrap-ups that ended of the last (up to)
+    ``TIMED_HANDOFFS`` started in the last ``window``; ``WRAP_UP_PRIOR`` while fewer than
+    ``MIN_TIMED_HANDOFFS`` are known. Reads ``ix_handler_session_handler_started`` per handler
+    (a handful of handlers)."""
+    handler_ids = session.scalars(select(Handler.id)).all()
+    spells = session.execute(
+        select(HandlerSession.started_at, HandlerSession.ended_at)
+        .where(
+            HandlerSession.handler_id.in_(handler_ids),
+            HandlerSession.started_at >= moment - window,
+            HandlerSession.started_at <= moment,
+            HandlerSession.state == HandlerState.WRAP_UP,
+            HandlerSession.ended_at.is_not(None),
+        )
+        .order_by(HandlerSession.started_at.desc())
+        .limit(TIMED_HANDOFFS)
+    ).all()
+    lengths = [(ended - started).total_seconds() for started, ended in spells if ended is not None]
+    if len(lengths) < MIN_TIMED_HANDOFFS:
+        return WRAP_UP_PRIOR.total_seconds()
+    return statistics.median(lengths)

@@ -123,15 +123,45 @@ def test_gathered_inputs_expect_on_call_handlers_to_finish_from_recent_talk_and_
             change_state(session, handler_id, HandlerState.ON_CALL)
     with session_scope() as session:
         talk, lead = talk_times.timed_handoffs(session, moment, pacing.RATE_WINDOW)
+        wrap_up_s = talk_times.wrap_up_time(session, moment, pacing.RATE_WINDOW)
         gathered = pacing.gather_inputs(session, config, moment)
     assert (talk, lead) == (TALKS, 40.0)
     # Within the 40 s lead time: the 100 s call 1 - 6/8 (counted as free), the 10 s call 0
     # (none ended by 50 s), the hour-long call 0 (longer than any measured call).
     assert gathered.handlers_finishing_soon == pytest.approx(1 / 4)
     # In time to take a patient before the patient is abandoned: within the lead time plus the
-    # 60 s hold wait (100 s): the 100 s call 1 - 3/8, the 10 s call 1 - 9/12.
+    # 60 s hold wait, less the wrap-up after the call (30 s, the prior: none timed yet), 70 s:
+    # the 100 s call 1 - 5/8 (still going after 160 s: 9/12 x 7/8 x 6/7 x 5/6), the 10 s call
+    # 1 - 10/12.
     assert config.hold_wait == timedelta(seconds=60)
-    assert gathered.handlers_finishing_in_wait == pytest.approx(5 / 8 + 1 / 4)
+    assert wrap_up_s == 30.0
+    assert gathered.handlers_finishing_in_wait == pytest.approx(3 / 8 + 1 / 6)
+
+
+def test_wrap_ups_are_timed_from_the_handlers_state_changes(
+    database: Engine, config: EngineConfig
+) -> None:
+    moment = WEDNESDAY_10AM
+    with frozen_at(moment - timedelta(hours=1)), session_scope() as session:
+        handler_id = create_handler(session, None, "Wrapper", "client:wrapper").id
+        change_state(session, handler_id, HandlerState.AVAILABLE)
+    # Eleven calls, each followed by a wrap-up of 20, 22, ... 40 s; the last still going.
+    start = moment - timedelta(minutes=50)
+    for n in range(talk_times.MIN_TIMED_HANDOFFS + 1):
+        at = start + timedelta(minutes=4 * n)
+        for offset, state in ((0, HandlerState.RINGING), (5, HandlerState.ON_CALL)):
+            with frozen_at(at + timedelta(seconds=offset)), session_scope() as session:
+                change_state(session, handler_id, state)
+        with frozen_at(at + timedelta(seconds=100)), session_scope() as session:
+            change_state(session, handler_id, HandlerState.WRAP_UP)
+        if n < talk_times.MIN_TIMED_HANDOFFS:
+            with frozen_at(at + timedelta(seconds=120 + 2 * n)), session_scope() as session:
+                change_state(session, handler_id, HandlerState.AVAILABLE)
+    with session_scope() as session:
+        assert talk_times.wrap_up_time(session, moment, pacing.RATE_WINDOW) == 29.0
+        # Nine of them in the last half hour: too few, the prior.
+        recent = talk_times.wrap_up_time(session, moment, timedelta(minutes=36))
+    assert recent == talk_times.WRAP_UP_PRIOR.total_seconds()
 
 
 def test_the_lead_time_is_the_prior_until_enough_handoffs_are_timed(
