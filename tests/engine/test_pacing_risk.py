@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -171,10 +172,10 @@ def test_gathered_inputs_forecast_the_rest_of_the_day(
     assert gathered.live_expected_rest_of_day == pytest.approx(0.5 * 3 * 4)
 
 
-def _due_referrals(count: int, due_at: datetime, **overrides: object) -> None:
+def _due_referrals(count: int, due_at: datetime, **overrides: Any) -> None:
     with session_scope() as session:
         for _ in range(count):
-            values: dict[str, object] = {
+            values: dict[str, Any] = {
                 "status": ReferralStatus.IN_OUTREACH,
                 "next_action_at": due_at,
                 "next_channel": Channel.CALL,
