@@ -89,8 +89,10 @@ def expected_live(
 ) -> float:
     """The live-answered calls today is still expected to have (module docstring)."""
     by_rate = forecast_live(live_recent, config, moment, window=window)
-    if by_rate <= 0 or answer_rate <= 0:
-        return 0.0 if by_rate <= 0 else by_rate
+    if by_rate <= 0:
+        return 0.0
+    if answer_rate <= 0:  # no bound from the calls due: nothing says how many will answer
+        return by_rate
     # Enough referrals for the bound to reach the rate's forecast: counting more changes nothing.
     enough = math.ceil(by_rate / (FORECAST_SHARE * answer_rate)) + 1
     due = calls_due_today(session, config, moment, upto=enough) + calls_undecided
