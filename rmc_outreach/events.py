@@ -156,7 +156,8 @@ def needs_prompt_apply(kind: str, payload: Mapping[str, Any]) -> bool:
     """Whether a stored callback must be applied by a task of its own at once.
 
     Callbacks that only record a fact and act on nothing (the call was answered; a person, not
-    a machine, answered; an SMS is on its way) wait: the next callback of the same attempt that
+    a machine, answered; the options ended with no key or a key we do not offer, so they are
+    read again; an SMS is on its way) wait: the next callback of the same attempt that
     does need applying applies them first, in the order received (``apply_event``), and the
     sweeper applies any left over. A call always ends with a final status callback (or the
     sweeper's fetch), so nothing waits for ever, and a call costs a task per decision, not per
@@ -168,6 +169,8 @@ def needs_prompt_apply(kind: str, payload: Mapping[str, Any]) -> bool:
         return str(payload.get("CallStatus") or "") in FINAL_CALL_STATUSES
     if kind == EventKind.CALL_AMD:
         return str(payload.get("AnsweredBy") or "") in MACHINE_ANSWERS
+    if kind == EventKind.CALL_CHOICE:
+        return str(payload.get("Digits") or "").strip() in CHOICE_OUTCOMES
     if kind == EventKind.SMS_STATUS:
         status = payload.get("MessageStatus") or payload.get("SmsStatus") or ""
         return str(status) in FINAL_SMS_STATUSES

@@ -451,6 +451,19 @@ def test_no_key_pressed_repeats_the_options_then_says_goodbye(webhooks: Webhooks
     assert "<Gather" not in last.get_data(as_text=True)
     assert "<Hangup" in last.get_data(as_text=True)
     assert referral_of(attempt_id).status is ReferralStatus.IN_OUTREACH
+    # Options read again decide nothing: no task of their own, applied with the final status.
+    assert webhooks.enqueued == []
+    webhooks.post(
+        f"/twilio/voice/{attempt_id}/status",
+        call_params(call_sid, CallStatus="completed", SequenceNumber="0", CallDuration="50"),
+    )
+    assert webhooks.run_enqueued() == 1
+    with session_scope(read_only=True) as session:
+        unapplied = session.scalars(
+            select(ProviderEvent.id).where(ProviderEvent.processed_at.is_(None))
+        ).all()
+    assert unapplied == []
+    assert load_attempt(attempt_id).outcome is AttemptOutcome.NO_ANSWER
 
 
 def test_a_machine_gets_the_voicemail_and_the_call_ends_as_voicemail_left(
