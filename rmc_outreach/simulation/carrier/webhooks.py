@@ -2,9 +2,11 @@
 
 The signature is base64(HMAC-SHA1(auth token, URL + each parameter name and value, sorted by
 name)), computed by the SDK's own ``RequestValidator`` over the exact URL requested (query string
-included). Twilio waits 10 s to connect and 15 s in all; so do we. Nothing is retried (Twilio
-does not retry status callbacks), and a failure is written to the ledger by purpose and path,
-never with the parameters (they carry phone numbers).
+included). Twilio waits 10 s to connect and 15 s in all; so do we. A request is sent once more,
+with the same ``I-Twilio-Idempotency-Token``, only when no answer came: the connection failed,
+closed or timed out first (most often a kept-alive connection the web server had just closed).
+An answer, even an error, is never sent again. A failure is written to the ledger by purpose and
+path, never with the parameters (they carry phone numbers).
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ from dataclasses import dataclass
 from urllib.parse import urlencode, urlsplit
 
 import requests
+from requests.adapters import HTTPAdapter
 from twilio.request_validator import RequestValidator
+from urllib3.util.retry import Retry
 
 from rmc_outreach.simulation.carrier.ledger import Ledger
 
@@ -27,6 +31,8 @@ SIGNATURE_HEADER = "X-Twilio-Signature"
 USER_AGENT = "TwilioProxy/1.1"
 CONNECT_TIMEOUT_S = 10.0
 TOTAL_TIMEOUT_S = 15.0
+# Once more when no answer came (refused, reset, or closed before a status line); any method.
+RESEND = Retry(total=1, connect=1, read=1, status=0, redirect=0, other=0, allowed_methods=None)
 
 
 def compute_signature(auth_token: str, url: str, params: Mapping[str, str]) -> str:
@@ -64,6 +70,8 @@ class WebhookSender:
             # Straight to the URL given: no proxy or netrc from the environment (requests
             # would read all of it again for every webhook).
             session.trust_env = False
+            session.mount("http://", HTTPAdapter(max_retries=RESEND))
+            session.mount("https://", HTTPAdapter(max_retries=RESEND))
             self._local.session = session
         return session
 
