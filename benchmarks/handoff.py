@@ -3,7 +3,7 @@ handlers taking the patients who ask for the booking team.
 
     python -m benchmarks.handoff [--referrals 1000] [--handlers 8] [--seed 1] [--speed 20]
                                  [--max-calls-in-flight 30] [--timeout 3600]
-                                 [--database-url URL] [--work-dir DIR]
+                                 [--database-url URL] [--work-dir DIR] [--keep-database]
 
 As ``benchmarks.pipeline`` (and ``make demo``) does: a temporary database (PostgreSQL unless a
 ``sqlite:///`` URL is given) seeded with ``--referrals`` synthetic referrals and ``--handlers``
@@ -97,6 +97,7 @@ def run(options: argparse.Namespace) -> dict[str, Any]:
         max_calls=options.max_calls_in_flight,
         seed=options.seed,
         concurrency=2,
+        keep_database=options.keep_database,
     ) as service:
         processes, settings = service.processes, service.settings
         if service.plan.simulator_command is None:
@@ -177,6 +178,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--timeout", type=float, default=3600.0, help="real seconds")
     parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL)
     parser.add_argument("--work-dir", default=None, help="keep logs and the ledger here")
+    parser.add_argument(
+        "--keep-database",
+        action="store_true",
+        help="do not drop the run's PostgreSQL database (its name is printed)",
+    )
     return parser
 
 

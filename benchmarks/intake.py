@@ -179,8 +179,9 @@ def synthetic_worklist(rows: int, seed: int) -> bytes:
 
 
 @contextmanager
-def temporary_database(url: str) -> Iterator[str]:
-    """A fresh empty database on the server of ``url`` (or a temporary SQLite file)."""
+def temporary_database(url: str, *, keep: bool = False) -> Iterator[str]:
+    """A fresh empty database on the server of ``url`` (or a temporary SQLite file); dropped
+    afterwards unless ``keep`` (PostgreSQL only: its name is printed, to look into the run)."""
     if url.startswith("sqlite"):
         with tempfile.TemporaryDirectory() as folder:
             yield f"sqlite:///{Path(folder) / 'bench.sqlite3'}"
@@ -194,8 +195,11 @@ def temporary_database(url: str) -> Iterator[str]:
         yield make_url(url).set(database=name).render_as_string(hide_password=False)
     finally:
         db.get_engine().dispose()
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        if keep:
+            print(f"database kept: {name}", file=sys.stderr)
+        else:
+            with admin.connect() as connection:
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
 
 

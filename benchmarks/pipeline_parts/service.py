@@ -83,11 +83,18 @@ class BenchService:
 
 @contextmanager
 def bench_service(
-    work: str | None, database_url: str, *, max_calls: int, seed: int, concurrency: int
+    work: str | None,
+    database_url: str,
+    *,
+    max_calls: int,
+    seed: int,
+    concurrency: int,
+    keep_database: bool = False,
 ) -> Iterator[BenchService]:
     """A migrated temporary database, a private Redis and the planned processes (not started);
-    everything is stopped and dropped on the way out, however the run ends."""
-    with work_dir(work) as folder, temporary_database(database_url) as url:
+    everything is stopped and dropped on the way out (the database kept if asked), however the
+    run ends."""
+    with work_dir(work) as folder, temporary_database(database_url, keep=keep_database) as url:
         var_dir = folder / "var"
         redis_server = EmbeddedRedis(var_dir / "redis")
         redis_url = redis_server.start()
