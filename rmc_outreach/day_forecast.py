@@ -6,15 +6,20 @@ at, so three abandoned calls among the first hundred live-answered are a problem
 will not have many more. Pacing needs a forecast of the rest of the day, and a cautious one: a
 forecast too high lets pacing spend abandoned calls the day cannot absorb.
 
-``expected_live`` is ``FORECAST_SHARE`` of the smaller of
+``expected_live`` is the smaller of
 
 - the live-answered calls the recent rate brings until the calling window closes today
-  (``forecast_live``): the rate over the recent window, or since today's opening if later, but
-  over at least ``FORECAST_MIN_SPAN`` so the first calls of a day do not read as none; and
-- the live-answered calls the calls still to come today can bring (``calls_due_today``: the
-  referrals due before today's closing whose next step may be a call, and the calls in flight
-  that are still undecided), at the measured answer rate: when the morning works through the
-  whole queue, the afternoon has only what is left.
+  (``forecast_live``): the rate since this stretch of calling began (the first call placed in
+  the recent window, or today's opening if later), over at least ``FORECAST_MIN_SPAN`` so the
+  first calls do not read as none. Calling often comes in stretches (retries fall due at one
+  time of day): measured over a whole window that was quiet until a few minutes ago, the rate
+  of a stretch that has just begun read as a fraction of itself, and a small day was paced one
+  to one for its first quarter of an hour with nothing abandoned; and
+- a cautious count of the live-answered calls the calls still to come today can bring
+  (``due_live``: the referrals due before today's closing whose next step may be a call, and
+  the calls in flight that are still undecided): ``FORECAST_Z`` standard deviations under what
+  they bring at an answer rate a standard error under the measured one. When the morning works
+  through the whole queue, the afternoon has only what is left.
 """
 
 from __future__ import annotations
@@ -29,16 +34,22 @@ from rmc_outreach.engine_config import EngineConfig
 from rmc_outreach.models import Channel, Referral, ReferralStatus
 from rmc_outreach.models.states import PRIORITY_ORDER
 
-FORECAST_SHARE = 0.5
 FORECAST_MIN_SPAN = timedelta(minutes=10)
+FORECAST_Z = 2.0
 
 
 def forecast_live(
-    live_recent: int, config: EngineConfig, moment: datetime, *, window: timedelta
+    live_recent: int,
+    config: EngineConfig,
+    moment: datetime,
+    *,
+    window: timedelta,
+    since: datetime | None = None,
 ) -> float:
-    """``FORECAST_SHARE`` of the live-answered calls the recent rate (``live_recent`` calls
-    placed in the last ``window``, or since the window opened today if later, but over at least
-    ``FORECAST_MIN_SPAN``) brings until the calling window closes today (0 outside it)."""
+    """The live-answered calls the recent rate brings until the calling window closes today (0
+    outside it): ``live_recent`` calls placed in the last ``window``, over the time since the
+    first of them was placed (``since``; the start of the window when None), or since today's
+    opening if later, but over at least ``FORECAST_MIN_SPAN``."""
     calling = config.window
     day = calling.local(moment).date()
     if not calling.is_working_day(day):
@@ -46,8 +57,17 @@ def forecast_live(
     opening, closing = calling.opening(day), calling.closing(day)
     if not opening <= moment < closing:
         return 0.0
-    span = max(min(window, moment - opening), FORECAST_MIN_SPAN)
-    return FORECAST_SHARE * live_recent * ((closing - moment) / span)
+    began = max(opening, moment - window, since or moment - window)
+    span = max(moment - began, FORECAST_MIN_SPAN)
+    return live_recent * ((closing - moment) / span)
+
+
+def due_live(due: int, answer_rate: float) -> float:
+    """A cautious count of the live-answered calls ``due`` calls bring at ``answer_rate`` (a
+    rate already taken on the low side): ``FORECAST_Z`` standard deviations under the mean,
+    never below 0."""
+    spread = math.sqrt(due * answer_rate * (1 - answer_rate))
+    return max(0.0, due * answer_rate - FORECAST_Z * spread)
 
 
 def calls_due_today(session: Session, config: EngineConfig, moment: datetime, *, upto: int) -> int:
@@ -86,14 +106,17 @@ def expected_live(
     window: timedelta,
     answer_rate: float,
     calls_undecided: int,
+    since: datetime | None = None,
 ) -> float:
-    """The live-answered calls today is still expected to have (module docstring)."""
-    by_rate = forecast_live(live_recent, config, moment, window=window)
+    """The live-answered calls today is still expected to have (module docstring);
+    ``answer_rate`` is taken on the low side (a standard error under the measured rate)."""
+    by_rate = forecast_live(live_recent, config, moment, window=window, since=since)
     if by_rate <= 0:
         return 0.0
     if answer_rate <= 0:  # no bound from the calls due: nothing says how many will answer
         return by_rate
-    # Enough referrals for the bound to reach the rate's forecast: counting more changes nothing.
-    enough = math.ceil(by_rate / (FORECAST_SHARE * answer_rate)) + 1
+    # Enough referrals for the cautious count to reach the rate's forecast (with a mean of at
+    # least 4 x FORECAST_Z^2 it is at least half the mean): counting more changes nothing.
+    enough = math.ceil(2 * by_rate / answer_rate + 4 * FORECAST_Z**2 / answer_rate) + 1
     due = calls_due_today(session, config, moment, upto=enough) + calls_undecided
-    return min(by_rate, FORECAST_SHARE * answer_rate * due)
+    return min(by_rate, due_live(due, answer_rate))

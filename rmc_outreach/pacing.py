@@ -399,10 +399,10 @@ def smoothed_rate(successes: int, trials: int, prior: float, weight: int = PRIOR
 def cautious_rate(
     successes: int, trials: int, prior: float, weight: int = PRIOR_WEIGHT, z: float = RISK_RATE_Z
 ) -> float:
-    """``smoothed_rate`` plus ``z`` standard errors (of a share of ``trials + weight``), at most 1:
-    a rate the measured one is unlikely to be far under."""
+    """``smoothed_rate`` plus ``z`` standard errors (of a share of ``trials + weight``), between 0
+    and 1: a rate the measured one is unlikely to be far under (a negative ``z``: far over)."""
     rate = smoothed_rate(successes, trials, prior, weight)
-    return min(1.0, rate + z * math.sqrt(rate * (1 - rate) / (trials + weight)))
+    return min(1.0, max(0.0, rate + z * math.sqrt(rate * (1 - rate) / (trials + weight))))
 
 
 def _count(session: Session, *conditions: ColumnElement[bool]) -> int:
@@ -477,13 +477,14 @@ def gather_inputs(
     )
     final = ContactAttempt.state == AttemptState.FINAL
     live_answered = abandonment.live_answered()
-    placed, live, live_decided = session.execute(
+    placed, live, live_decided, first_call = session.execute(
         select(
             func.count().filter(or_(final, ContactAttempt.answered_by.is_not(None), live_answered)),
             func.count().filter(live_answered),
             func.count().filter(
                 live_answered, or_(final, ContactAttempt.keypad_choice.is_not(None))
             ),
+            func.min(ContactAttempt.created_at),
         ).where(recent_calls)
     ).one()
     handoffs = (
@@ -533,8 +534,9 @@ def gather_inputs(
             moment,
             live_recent=live,
             window=RATE_WINDOW,
-            answer_rate=answer_rate,
+            answer_rate=cautious_rate(live, placed, ANSWER_RATE_PRIOR, z=-RISK_RATE_Z),
             calls_undecided=calls_undecided,
+            since=first_call,
         ),
     )
 

@@ -133,29 +133,62 @@ def test_a_day_is_paced_one_to_one_before_two_more_abandoned_calls_would_put_it_
     assert small.calls_per_free_handler == 1.0
 
 
-def forecast_live(live_recent: int, config: EngineConfig, moment: datetime) -> float:
-    return day_forecast.forecast_live(live_recent, config, moment, window=pacing.RATE_WINDOW)
+def forecast_live(
+    live_recent: int, config: EngineConfig, moment: datetime, since: datetime | None = None
+) -> float:
+    return day_forecast.forecast_live(
+        live_recent, config, moment, window=pacing.RATE_WINDOW, since=since
+    )
 
 
 def test_the_rest_of_the_day_is_forecast_from_the_recent_live_answered_calls(
     config: EngineConfig,
 ) -> None:
     # 10:00, 8 h before the window closes at 18:00; 60 live-answered calls in the last 2 h.
-    assert forecast_live(60, config, WEDNESDAY_10AM) == pytest.approx(0.5 * 60 * 4)
+    assert forecast_live(60, config, WEDNESDAY_10AM) == pytest.approx(60 * 4)
     # 08:30: the window opened 30 minutes ago, so the rate is over those 30 minutes.
     half_past_eight = WEDNESDAY_10AM - timedelta(minutes=90)
-    assert forecast_live(10, config, half_past_eight) == pytest.approx(0.5 * 10 * 19)
+    assert forecast_live(10, config, half_past_eight) == pytest.approx(10 * 19)
     # 08:02: over at least 10 minutes, not 2.
     two_past = WEDNESDAY_10AM - timedelta(minutes=118)
-    assert forecast_live(2, config, two_past) == pytest.approx(0.5 * 2 * 598 / 10)
+    assert forecast_live(2, config, two_past) == pytest.approx(2 * 598 / 10)
     # After the window has closed nothing more is expected today.
     assert forecast_live(60, config, WEDNESDAY_EVENING) == 0.0
+
+
+def test_a_stretch_of_calling_that_has_just_begun_is_forecast_at_its_own_rate(
+    config: EngineConfig,
+) -> None:
+    # 16:40, after a quiet afternoon: the first call of the last 2 h was placed 20 minutes ago
+    # and 26 calls have been live-answered since. 80 minutes to closing.
+    moment = WEDNESDAY_10AM + timedelta(hours=6, minutes=40)
+    began = moment - timedelta(minutes=20)
+    assert forecast_live(26, config, moment, since=began) == pytest.approx(26 * 4)
+    # Over the whole 2 h window it would read as a sixth of that.
+    assert forecast_live(26, config, moment) == pytest.approx(26 * 80 / 120)
+    # A stretch begun 3 minutes ago is still read over at least 10 minutes.
+    just_now = moment - timedelta(minutes=3)
+    assert forecast_live(4, config, moment, since=just_now) == pytest.approx(4 * 8)
+    # A first call before today's opening (or the window) changes nothing.
+    early = forecast_live(26, config, moment, since=moment - timedelta(hours=9))
+    assert early == pytest.approx(forecast_live(26, config, moment))
+
+
+def test_the_calls_still_due_are_counted_cautiously() -> None:
+    # 100 calls at a 0.4 answer rate bring 40 on average, sd 4.9: 2 sd under is 30.2.
+    assert day_forecast.due_live(100, 0.4) == pytest.approx(40 - 2 * math.sqrt(24))
+    # A handful is worth little, never less than nothing.
+    assert day_forecast.due_live(3, 0.4) == 0.0
+    assert day_forecast.due_live(0, 0.4) == 0.0
+    # With many the count nears the mean.
+    assert day_forecast.due_live(10_000, 0.4) / 4000 > 0.97
 
 
 def test_gathered_inputs_forecast_the_rest_of_the_day(
     database: Engine, config: EngineConfig
 ) -> None:
-    # Three live-answered calls and one unanswered in the last 2 h, one live call before.
+    # Three live-answered calls and one unanswered in the last 2 h (the first 100 minutes
+    # ago), one live call before.
     for minutes in (10, 50, 100):
         add_call(
             WEDNESDAY_10AM - timedelta(minutes=minutes),
@@ -164,12 +197,12 @@ def test_gathered_inputs_forecast_the_rest_of_the_day(
         )
     add_call(WEDNESDAY_10AM - timedelta(minutes=20), state=AttemptState.FINAL)
     add_call(WEDNESDAY_10AM - timedelta(minutes=121), state=AttemptState.FINAL, answered_by="human")
-    # 100 referrals due for a call before today's closing: enough for the recent rate's 6.
+    # 100 referrals due for a call before today's closing: enough for the recent rate's.
     _due_referrals(100, WEDNESDAY_10AM + timedelta(hours=7))
     with session_scope() as session:
         gathered = pacing.gather_inputs(session, config, WEDNESDAY_10AM)
     assert gathered.live_answered_today == 4
-    assert gathered.live_expected_rest_of_day == pytest.approx(0.5 * 3 * 4)
+    assert gathered.live_expected_rest_of_day == pytest.approx(3 * 480 / 100)
 
 
 def _due_referrals(count: int, due_at: datetime, **overrides: Any) -> None:
@@ -187,9 +220,9 @@ def _due_referrals(count: int, due_at: datetime, **overrides: Any) -> None:
 def test_the_forecast_is_no_more_than_the_calls_still_due_today_can_bring(
     database: Engine, config: EngineConfig
 ) -> None:
-    # The recent rate forecasts 0.5 x 60 x 4 = 120 live-answered calls by closing time, but
-    # only 10 referrals are due for a call (or an unplanned step) before it, and 2 calls are
-    # still ringing: at the 0.5 answer rate, half of 0.5 x 12.
+    # The recent rate forecasts 60 x 4 = 240 live-answered calls by closing time, but only 10
+    # referrals are due for a call (or an unplanned step) before it, and 2 calls are still
+    # ringing: a cautious count of what 12 calls bring at the 0.5 answer rate.
     _due_referrals(8, WEDNESDAY_10AM - timedelta(hours=1))
     _due_referrals(2, WEDNESDAY_10AM + timedelta(hours=7), next_channel=None)
     # Not counted: due tomorrow, due for an SMS, paused by a supervisor, not in outreach.
@@ -213,10 +246,10 @@ def test_the_forecast_is_no_more_than_the_calls_still_due_today_can_bring(
     with session_scope() as session:
         assert day_forecast.calls_due_today(session, config, WEDNESDAY_10AM, upto=100) == 10
         assert day_forecast.calls_due_today(session, config, WEDNESDAY_10AM, upto=4) == 4
-    assert expected() == pytest.approx(0.5 * 0.5 * 12)
+    assert expected() == pytest.approx(day_forecast.due_live(12, 0.5))
     # With plenty due, the recent rate's forecast stands.
-    _due_referrals(500, WEDNESDAY_10AM)
-    assert expected() == pytest.approx(120.0)
+    _due_referrals(1000, WEDNESDAY_10AM)
+    assert expected() == pytest.approx(240.0)
 
 
 def test_the_risk_bound_takes_the_rates_a_standard_error_above_the_measured_ones() -> None:
