@@ -57,7 +57,7 @@ def forecast_live(
     opening, closing = calling.opening(day), calling.closing(day)
     if not opening <= moment < closing:
         return 0.0
-    began = max(opening, moment - window, since or moment - window)
+    began = max(opening, moment - window, since or opening)
     span = max(moment - began, FORECAST_MIN_SPAN)
     return live_recent * ((closing - moment) / span)
 

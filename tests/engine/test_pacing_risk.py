@@ -246,7 +246,7 @@ def test_the_forecast_is_no_more_than_the_calls_still_due_today_can_bring(
     with session_scope() as session:
         assert day_forecast.calls_due_today(session, config, WEDNESDAY_10AM, upto=100) == 10
         assert day_forecast.calls_due_today(session, config, WEDNESDAY_10AM, upto=4) == 4
-    assert expected() == pytest.approx(day_forecast.due_live(12, 0.5))
+    assert expected() == pytest.approx(12 * 0.5 - 2 * math.sqrt(12 * 0.5 * 0.5))
     # With plenty due, the recent rate's forecast stands.
     _due_referrals(1000, WEDNESDAY_10AM)
     assert expected() == pytest.approx(240.0)

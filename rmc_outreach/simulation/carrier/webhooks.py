@@ -70,8 +70,9 @@ class WebhookSender:
             # Straight to the URL given: no proxy or netrc from the environment (requests
             # would read all of it again for every webhook).
             session.trust_env = False
-            session.mount("http://", HTTPAdapter(max_retries=RESEND))
-            session.mount("https://", HTTPAdapter(max_retries=RESEND))
+            adapter = HTTPAdapter(max_retries=RESEND)
+            session.mount("http://", adapter)
+            session.mount("https://", adapter)
             self._local.session = session
         return session
 
