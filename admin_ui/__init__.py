@@ -7,6 +7,7 @@ shows which routes exist and who may reach them.
 from __future__ import annotations
 
 from flask import Flask, Response, request
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from admin_ui.context import SETTINGS_EXTENSION
 from rmc_outreach import clock, db
@@ -42,6 +43,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions[SETTINGS_EXTENSION] = settings
     app.after_request(_security_headers)
+    if settings.trusted_proxies:
+        # The client's address (sign-in throttle, audit) and scheme as the proxies saw them;
+        # only the last ``trusted_proxies`` hops are believed, so a client cannot forge them.
+        hops = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     register_blueprints(app)
     return app
 

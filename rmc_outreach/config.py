@@ -48,6 +48,9 @@ class Settings:
     twilio_api_base_url: str | None
     twilio_allow_remote_api_base: bool
     clock_mode: str = "real"
+    # Reverse proxies in front of the web (nginx, a load balancer) whose X-Forwarded-For and
+    # X-Forwarded-Proto are believed: 0 = none, the client's own address is the peer's.
+    trusted_proxies: int = 0
 
     @property
     def production(self) -> bool:
@@ -72,6 +75,23 @@ def _int_setting(env: Mapping[str, str], name: str, default: int, problems: list
     if value <= 0:
         problems.append(f"{name} must be positive, got {value}")
     return value
+
+
+MAX_TRUSTED_PROXIES = 5
+
+
+def _trusted_proxies(env: Mapping[str, str], problems: list[str]) -> int:
+    """RMC_TRUSTED_PROXIES: how many reverse proxies in front of the web to believe."""
+    raw = env.get("RMC_TRUSTED_PROXIES", "").strip()
+    if not raw:
+        return 0
+    if not raw.isdigit() or int(raw) > MAX_TRUSTED_PROXIES:
+        problems.append(
+            f"RMC_TRUSTED_PROXIES must be a whole number from 0 to {MAX_TRUSTED_PROXIES} "
+            f"(reverse proxies in front of the web), got {raw!r}"
+        )
+        return 0
+    return int(raw)
 
 
 def _bool_setting(env: Mapping[str, str], name: str, problems: list[str]) -> bool:
@@ -238,6 +258,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     elif clock_mode == "simulated" and (production or not redis_url):
         problems.append("RMC_CLOCK=simulated needs REDIS_URL and is refused in production")
     secret_key = _secret_key(env, var_dir, production, problems)
+    trusted_proxies = _trusted_proxies(env, problems)
 
     if problems:
         raise ConfigError("Invalid configuration:\n  - " + "\n  - ".join(problems))
@@ -260,4 +281,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         twilio_api_base_url=twilio.api_base_url,
         twilio_allow_remote_api_base=twilio.allow_remote_api_base,
         clock_mode=clock_mode,
+        trusted_proxies=trusted_proxies,
     )

@@ -123,3 +123,16 @@ def test_the_simulated_clock_needs_redis_and_is_refused_in_production(tmp_path: 
         {"RMC_VAR_DIR": str(tmp_path), "RMC_CLOCK": "simulated", "REDIS_URL": "redis://h:1/0"}
     )
     assert settings.clock_mode == "simulated"
+
+
+def test_trusted_proxies_default_to_none_and_accept_a_small_count(tmp_path: Path) -> None:
+    base = {"RMC_VAR_DIR": str(tmp_path)}
+    assert load_settings(base).trusted_proxies == 0
+    assert load_settings(dict(base, RMC_TRUSTED_PROXIES="1")).trusted_proxies == 1
+    assert load_settings(dict(GOOD_PRODUCTION, RMC_TRUSTED_PROXIES="2")).trusted_proxies == 2
+
+
+@pytest.mark.parametrize("raw", ["-1", "one", "6", "1.5"])
+def test_a_bad_trusted_proxies_count_is_named(tmp_path: Path, raw: str) -> None:
+    with pytest.raises(ConfigError, match="RMC_TRUSTED_PROXIES must be a whole number from 0 to 5"):
+        load_settings({"RMC_VAR_DIR": str(tmp_path), "RMC_TRUSTED_PROXIES": raw})

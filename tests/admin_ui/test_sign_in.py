@@ -9,6 +9,7 @@ import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+import redis
 from flask import Flask
 from sqlalchemy import Engine, select
 
@@ -154,6 +155,51 @@ def test_too_many_failures_from_one_address_stop_it_trying_for_a_while(
     assert stopped.status_code == 429  # type: ignore[attr-defined]
     assert error_message(stopped) == THROTTLED
     assert audit("user.sign_in")[-1].detail == {"reason": "throttled"}
+
+
+def _sign_in_from(app: Flask, username: str, password: str, forwarded_for: str) -> object:
+    """A sign-in arriving through a proxy that says it came from ``forwarded_for``."""
+    client = new_client(app)
+    data = {"username": username, "password": password, "csrf_token": client.csrf_token or ""}
+    return client.post(
+        "/login",
+        data=data,
+        headers={"X-Forwarded-For": forwarded_for},
+        environ_base={"REMOTE_ADDR": "10.0.0.2"},  # the proxy
+    )
+
+
+def test_behind_a_trusted_proxy_the_throttle_counts_each_client_address_apart(
+    database: Engine, web_settings: Settings, redis_client: redis.Redis, redis_url: str
+) -> None:
+    app = create_app(dataclasses.replace(web_settings, trusted_proxies=1))
+    app.test_client_class = StaffClient
+    app.extensions[THROTTLE_EXTENSION] = SignInThrottle(redis_url, limit=3, window_seconds=900)
+    username = create_staff(Role.ADMIN)
+    for number in range(3):
+        _sign_in_from(app, f"guess-{number}", "guess", "192.0.2.66")
+
+    other = _sign_in_from(app, username, PASSWORD, "192.0.2.10")
+    guesser = _sign_in_from(app, username, PASSWORD, "192.0.2.66")
+    # Only the last hop is believed: an address the guesser writes in front is not.
+    forged = _sign_in_from(app, username, PASSWORD, "192.0.2.99, 192.0.2.66")
+
+    assert other.status_code == 303  # type: ignore[attr-defined]
+    assert guesser.status_code == 429  # type: ignore[attr-defined]
+    assert forged.status_code == 429  # type: ignore[attr-defined]
+
+
+def test_with_no_trusted_proxy_forwarded_addresses_are_ignored(
+    database: Engine, app: Flask, redis_url: str
+) -> None:
+    app.extensions[THROTTLE_EXTENSION] = SignInThrottle(redis_url, limit=3, window_seconds=900)
+    username = create_staff(Role.ADMIN)
+    for number in range(3):
+        _sign_in_from(app, f"guess-{number}", "guess", f"192.0.2.{number}")
+
+    stopped = _sign_in_from(app, username, PASSWORD, "192.0.2.10")
+
+    assert stopped.status_code == 429  # type: ignore[attr-defined]
 
 
 def test_sign_in_and_its_refusals_are_audited_with_ids_and_nothing_typed(
