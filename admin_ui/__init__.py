@@ -61,6 +61,7 @@ def register_blueprints(app: Flask) -> None:
     """
     from admin_ui import access, auth
     from admin_ui.access import OPEN, TWILIO_SIGNATURE, own_console_or_look, signed_in
+    from admin_ui.account import blueprint as account_blueprint
     from admin_ui.audit_log import blueprint as audit_log_blueprint
     from admin_ui.console import blueprint as console_blueprint
     from admin_ui.console import install as install_console
@@ -84,6 +85,14 @@ def register_blueprints(app: Flask) -> None:
     register(app, health_blueprint, OPEN)
     # Open: the sign-in form, sign-out (POST, CSRF token) and who-am-I with the CSRF token.
     register(app, auth.blueprint, OPEN)
+    # Every signed-in user, whatever their role: their own password (nobody else's).
+    register(
+        app,
+        account_blueprint,
+        signed_in(
+            Role.HANDLER, Role.SUPERVISOR, Role.MANAGER, Role.ADMIN, description="own account"
+        ),
+    )
     # Supervisors and admins: referral data, masked.
     register(app, queue_blueprint, signed_in(Role.SUPERVISOR, Role.ADMIN, description="queue"))
     # Supervisors and admins: referral search, a referral's page (every look audited), reveals

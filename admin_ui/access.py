@@ -48,7 +48,13 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from rmc_outreach.db import session_scope
 from rmc_outreach.models import Role
-from rmc_outreach.sign_in import StaffIdentity, load_identity, record_sign_out
+from rmc_outreach.sign_in import (
+    StaffIdentity,
+    identity_for_token,
+    parse_session_token,
+    record_sign_out,
+    session_token,
+)
 
 log = logging.getLogger(__name__)
 
@@ -120,16 +126,14 @@ class SignedInUser:
 
     def get_id(self) -> str:
         """The id Flask-Login keeps in the session."""
-        return str(self.identity.id)
+        return session_token(self.identity)
 
 
-def _load_user(user_id: str) -> SignedInUser | None:
-    try:
-        wanted = int(user_id)
-    except ValueError:
+def _load_user(token: str) -> SignedInUser | None:
+    if parse_session_token(token) is None:
         return None
     with session_scope(read_only=True) as db_session:
-        identity = load_identity(db_session, wanted)
+        identity = identity_for_token(db_session, token)
     return SignedInUser(identity) if identity is not None else None
 
 
@@ -312,12 +316,13 @@ def _enforce_timeouts() -> None:
         ):
             session[SEEN_AT] = now
         return
-    user_id = session.get("_user_id")
+    token = session.get("_user_id")
+    parsed = parse_session_token(token) if isinstance(token, str) else None
     logout_user()
     session.clear()
-    if isinstance(user_id, str) and user_id.isdigit():
+    if parsed is not None:
         with session_scope() as db_session:
-            record_sign_out(db_session, int(user_id), reason=reason)
+            record_sign_out(db_session, parsed[0], reason=reason)
 
 
 def csrf_field() -> Markup:

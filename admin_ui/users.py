@@ -16,13 +16,14 @@ from typing import Any
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
-from admin_ui.access import current_identity
+from admin_ui.access import current_identity, start_session
 from admin_ui.context import current_settings
 from rmc_outreach import user_admin
 from rmc_outreach.accounts import AccountError, create_user, give_handler_record
 from rmc_outreach.db import session_scope
 from rmc_outreach.models import Role
 from rmc_outreach.passwords import MIN_PASSWORD_LENGTH
+from rmc_outreach.sign_in import load_identity
 from rmc_outreach.user_admin import Actor, UserNotFound, UserRow
 
 blueprint = Blueprint("admin_users", __name__, url_prefix="/admin/users")
@@ -261,9 +262,18 @@ def reset_password(user_id: int) -> tuple[str, int] | BaseResponse:
     def reset(session: Any) -> None:
         user_admin.reset_password(session, user_id, _passwords(), actor=actor)
 
-    return _act(
+    answer = _act(
         user_id,
         "password",
         reset,
-        "The password was set. Give it to the user in person; it is not shown again.",
+        "The password was set. Give it to the user in person; it is not shown again. "
+        "Any session they had open was signed out.",
     )
+    if actor.user_id == user_id and isinstance(answer, BaseResponse):
+        # Their own: the reset ended every session of theirs, this one carries on afresh.
+        with session_scope(read_only=True) as session:
+            identity = load_identity(session, user_id)
+        if identity is not None:
+            start_session(identity)
+            flash("Your password was set. Any other session you had open was signed out.")
+    return answer

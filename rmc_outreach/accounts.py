@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -17,6 +18,14 @@ USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
 
 class AccountError(ValueError):
     """A user cannot be created as asked; the message says why."""
+
+
+def set_password(user: User, password: str, *, moment: datetime) -> None:
+    """Give ``user`` a new password (already checked). Every session they have ends at its next
+    request: the password's version moves on (``sign_in.identity_for_token``)."""
+    user.password_hash = hash_password(password)
+    user.credential_version = (user.credential_version or 0) + 1
+    user.password_changed_at = moment
 
 
 def create_user(

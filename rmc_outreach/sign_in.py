@@ -54,6 +54,9 @@ class StaffIdentity:
     role: Role
     display_name: str
     handler_id: int | None  # the handler record linked to this user, if they take calls
+    # The password's version when this identity was read: a session that began under an older
+    # one (the password changed since) is no longer signed in (``session_token``).
+    credential_version: int = 0
 
     @property
     def actor_label(self) -> str:
@@ -94,7 +97,7 @@ def sign_in(session: Session, username: str, password: str, *, moment: datetime)
     if user.locked_until is not None and user.locked_until > moment:
         return _refused(session, user, Refusal.LOCKED)
     if not matches:
-        _count_failure(session, user, moment)
+        count_failure(session, user, moment)
         return _refused(session, user, Refusal.WRONG_PASSWORD)
     user.failed_sign_ins = 0
     user.locked_until = None
@@ -113,7 +116,8 @@ def sign_in(session: Session, username: str, password: str, *, moment: datetime)
     return SignInResult(load_identity(session, user.id))
 
 
-def _count_failure(session: Session, user: User, moment: datetime) -> None:
+def count_failure(session: Session, user: User, moment: datetime) -> None:
+    """Count one wrong password for ``user``; the tenth in a row locks the account."""
     # One atomic increment: two wrong guesses at once both count.
     session.execute(
         update(User)
@@ -175,10 +179,41 @@ def record_sign_out(session: Session, user_id: int, *, reason: str) -> None:
 def load_identity(session: Session, user_id: int) -> StaffIdentity | None:
     """The active user with this id (and their handler record), or None."""
     row = session.execute(
-        select(User.id, User.role, User.display_name, Handler.id)
+        select(User.id, User.role, User.display_name, Handler.id, User.credential_version)
         .outerjoin(Handler, Handler.user_id == User.id)
         .where(User.id == user_id, User.active.is_(True))
     ).first()
     if row is None:
         return None
-    return StaffIdentity(id=row[0], role=Role(row[1]), display_name=row[2], handler_id=row[3])
+    return StaffIdentity(
+        id=row[0],
+        role=Role(row[1]),
+        display_name=row[2],
+        handler_id=row[3],
+        credential_version=row[4],
+    )
+
+
+def session_token(identity: StaffIdentity) -> str:
+    """What a signed-in session keeps to name its user: the id and the password's version."""
+    return f"{identity.id}.{identity.credential_version}"
+
+
+def parse_session_token(token: str) -> tuple[int, int] | None:
+    """(user id, password version) from ``session_token``; None when it is not one."""
+    user_id, _, version = token.partition(".")
+    if not (user_id.isdigit() and version.isdigit()):
+        return None
+    return int(user_id), int(version)
+
+
+def identity_for_token(session: Session, token: str) -> StaffIdentity | None:
+    """The active user a session names, or None: no such user, deactivated, or the password
+    has changed since the session began (a change signs every other session out)."""
+    parsed = parse_session_token(token)
+    if parsed is None:
+        return None
+    identity = load_identity(session, parsed[0])
+    if identity is None or identity.credential_version != parsed[1]:
+        return None
+    return identity

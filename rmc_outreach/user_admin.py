@@ -6,21 +6,22 @@ Every change is audited (``user.role_change``, ``user.deactivate``, ``user.react
 that would leave no active admin is refused: the admins' rows are locked first (``FOR UPDATE``
 on PostgreSQL; SQLite serialises writers), so two admins demoting each other at once cannot
 both succeed. A deactivated user's sessions end at their next request (the signed-in identity
-is read fresh each time and only for active users).
+is read fresh each time and only for active users); so do the sessions of a user whose password
+an admin resets. Users change their own password with ``rmc_outreach.own_password``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from rmc_outreach.accounts import AccountError, give_handler_record
+from rmc_outreach.accounts import AccountError, give_handler_record, set_password
 from rmc_outreach.audit import record_audit_event
 from rmc_outreach.models import Handler, Role, User
-from rmc_outreach.passwords import WeakPasswordError, check_password_strength, hash_password
+from rmc_outreach.passwords import WeakPasswordError, check_password_strength
 
 LAST_ADMIN = "this would leave no active admin: make another user an admin first"
 
@@ -187,13 +188,14 @@ def unlock(session: Session, user_id: int, *, actor: Actor) -> None:
 
 def reset_password(session: Session, user_id: int, password: str, *, actor: Actor) -> None:
     """Set a password an admin chose (to hand over in person); it must pass the strength
-    check. The lockout and failure count are cleared too. The password is never recorded."""
+    check. The lockout and failure count are cleared too, and the user's sessions end (the
+    account may have been taken over). The password is never recorded."""
     try:
         check_password_strength(password)
     except WeakPasswordError as error:
         raise AccountError(str(error)) from error
     user = _locked_user(session, user_id)
-    user.password_hash = hash_password(password)
+    set_password(user, password, moment=datetime.now(UTC))
     user.locked_until = None
     user.failed_sign_ins = 0
     _audit(session, actor, "user.password_reset", user.id)

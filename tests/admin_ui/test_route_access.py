@@ -48,6 +48,9 @@ EXPECTED: dict[tuple[str, str], tuple[int, ...]] = {
     ("/login", "POST"): (401, 401, 401, 401, 401, 401),  # an empty body: refused
     ("/logout", "POST"): (200, 200, 200, 200, 200, 200),
     ("/api/session", "GET"): (200, 200, 200, 200, 200, 200),
+    # Every signed-in user: their own password (an empty form is refused, nothing changed).
+    ("/account/password", "GET"): (302, 200, 200, 200, 200, 200),
+    ("/account/password", "POST"): (401, 422, 422, 422, 422, 422),
     ("/", "GET"): PAGE_FOR_SUPERVISORS,
     ("/api/queue", "GET"): JSON_FOR_SUPERVISORS,
     ("/live", "GET"): PAGE_FOR_THE_FLOOR,
