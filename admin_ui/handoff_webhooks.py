@@ -23,12 +23,11 @@ from admin_ui.webhooks import (
     webhook_config,
 )
 from rmc_outreach.acd import answers
+from rmc_outreach.acd.leg_sweep import FINAL_LEG_STATUSES, offer_status_key
 from rmc_outreach.events import EventKind
 from rmc_outreach.telephony import handoff_twiml
 
 log = logging.getLogger(__name__)
-
-FINAL_HANDLER_LEG_STATUSES = frozenset({"completed", "busy", "no-answer", "failed", "canceled"})
 
 
 def _respond(answer: answers.Answer | None) -> Response:
@@ -90,8 +89,8 @@ def _store_offer_event(offer_id: int, kind: str, key: str) -> bool:
 def offer_status(offer_id: int) -> tuple[str, int]:
     """The handler leg's final status (we subscribe to nothing else)."""
     status = request.form.get("CallStatus", "")
-    if status in FINAL_HANDLER_LEG_STATUSES:
-        _store_offer_event(offer_id, EventKind.OFFER_STATUS, f"offer-status:{offer_id}:{status}")
+    if status in FINAL_LEG_STATUSES:
+        _store_offer_event(offer_id, EventKind.OFFER_STATUS, offer_status_key(offer_id, status))
     return "", 204
 
 

@@ -12,6 +12,8 @@ blindly. Run by beat every 30 seconds.
   message; a final status is stored under the webhook's own key and applied like it.
 - **pending attempts nobody worked** (the enqueue after dispatch was lost): queued again.
 - **events stored but never applied** (the enqueue after the webhook was lost): applied again.
+- **handlers' answered calls still open long after** (every callback of their end was lost):
+  fetched; one the provider says is over gets its final status applied (``acd.leg_sweep``).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from rmc_outreach import attempts
+from rmc_outreach.acd.leg_sweep import reconcile_open_legs
 from rmc_outreach.clock import now as clock_now
 from rmc_outreach.db import session_scope
 from rmc_outreach.dispatch import QueuedAttempt
@@ -148,7 +151,9 @@ def sweep(
         _refresh_sent_call(stuck, provider, result)
     for stuck in stale_texts:
         _refresh_sent_sms(stuck, provider, result)
-    if unresolved or stale_calls or stale_texts or pending or unapplied:
+    # Handlers' answered calls whose end never reached us (``acd.leg_sweep``).
+    result.events += reconcile_open_legs(provider, moment, limit=limit)
+    if unresolved or stale_calls or stale_texts or pending or result.events:
         log.info(
             "sweep: %s adopted, %s released, %s failed, %s fetched, %s requeued, %s events",
             result.adopted,

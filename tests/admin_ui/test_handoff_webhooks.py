@@ -3,6 +3,7 @@ order, bridged, or (nobody in time, hang-up, callback choice) given a callback r
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import uuid
 from datetime import datetime, timedelta
@@ -10,7 +11,8 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from rmc_outreach import acd, handlers
+from admin_ui.webhooks import APPLY_PROVIDER_EVENT
+from rmc_outreach import acd, handlers, reconcile
 from rmc_outreach.acd.connect import OFFER_NEWS_GRACE
 from rmc_outreach.clock import frozen_at
 from rmc_outreach.db import session_scope
@@ -634,6 +636,65 @@ def test_call_this_patient_now_rings_the_handler_then_dials_the_patient_from_our
     )
     assert (handoff.ended_reason, handoff.talk_seconds) == ("bridged_done", 70)
     assert handler_state(handler_id) is S.WRAP_UP
+
+
+def _set_call_status(webhooks: Webhooks, sid: str, status: str, duration_s: int | None) -> None:
+    known = webhooks.provider.known_calls[sid]
+    webhooks.provider.known_calls[sid] = dataclasses.replace(
+        known, status=status, duration_s=duration_s
+    )
+
+
+def test_a_handlers_call_whose_end_never_reached_us_is_asked_of_the_provider(
+    webhooks: Webhooks,
+) -> None:
+    """Every callback of a "call this patient now" call's end is lost: the sweep asks the
+    provider once the call has been open a while, and ends it only when the provider says so."""
+    handler_id = new_handler("Unheard", available_at=T0 - timedelta(minutes=1))
+    callback_id = claimed_callback(handler_id)
+    with frozen_at(T0):
+        offer_id = acd.call_patient_now(callback_id, handler_id, webhooks.provider, webhooks.config)
+    with session_scope(read_only=True) as session:
+        handler_sid = session.get_one(HandoffOffer, offer_id).call_sid
+    assert handler_sid is not None
+    with frozen_at(T0 + timedelta(seconds=5)):
+        webhooks.post(f"/twilio/offer/{offer_id}/answer", call_params(handler_sid))
+        webhooks.run_enqueued()
+    _set_call_status(webhooks, handler_sid, "in-progress", None)
+    lookups = webhooks.provider.lookups
+
+    def sweep(at: datetime) -> list[int]:
+        with frozen_at(at):
+            found = reconcile.sweep(webhooks.provider, webhooks.config).events
+            webhooks.enqueued += [(APPLY_PROVIDER_EVENT, [event_id]) for event_id in found]
+            webhooks.run_enqueued()
+        return found
+
+    assert sweep(T0 + timedelta(minutes=4)) == []  # not open long enough to ask
+    assert webhooks.provider.lookups == lookups
+    assert sweep(T0 + timedelta(minutes=12)) == []  # a long call: asked, still going
+    assert webhooks.provider.lookups == lookups + 1
+    assert handler_state(handler_id) is S.ON_CALL
+
+    _set_call_status(webhooks, handler_sid, "completed", 800)
+    found = sweep(T0 + timedelta(minutes=14))
+
+    assert len(found) == 1
+    assert handler_state(handler_id) is S.WRAP_UP
+    with session_scope(read_only=True) as session:
+        handoff = session.scalars(select(Handoff)).one()
+        offer = session.get_one(HandoffOffer, offer_id)
+    assert handoff.ended_at == T0 + timedelta(minutes=14)
+    assert offer.ended_at == T0 + timedelta(minutes=14)
+    # The callback arriving after all is a replay: stored once, nothing applied twice.
+    with frozen_at(T0 + timedelta(minutes=15)):
+        late = webhooks.post(
+            f"/twilio/offer/{offer_id}/status", call_params(handler_sid, CallStatus="completed")
+        )
+    assert late.status_code == 204
+    assert webhooks.enqueued == []
+    assert sweep(T0 + timedelta(minutes=20)) == []  # ended: never asked again
+    assert webhooks.provider.lookups == lookups + 2
 
 
 def test_call_this_patient_now_is_refused_outside_the_window_or_without_the_claim(
