@@ -11,7 +11,9 @@ the blueprint a request is routed to, in this order:
 4. the rule's roles and its per-object check (e.g. a handler's own console): anonymous page
    requests are redirected to ``/login?next=...``, anonymous JSON gets 401 JSON, a signed-in
    user without the role gets 403;
-5. state-changing requests (anything but GET/HEAD/OPTIONS) must come from our own origin and
+5. a user signed in with a password an admin set (a new account's, or a reset) is sent to
+   ``/account/password`` (JSON: 403 saying so) until they have chosen their own;
+6. state-changing requests (anything but GET/HEAD/OPTIONS) must come from our own origin and
    carry the session's CSRF token (form field ``csrf_token`` or header ``X-CSRFToken``; pages
    carry it in ``<meta name="csrf-token">``).
 
@@ -192,6 +194,8 @@ def may_visit(endpoint: str, **view_args: Any) -> bool:
     user = current_identity()
     if user is None or user.role not in rule.roles:
         return False
+    if user.must_change_password and endpoint not in CHANGE_PASSWORD_ENDPOINTS:
+        return False
     return rule.object_rule is None or rule.object_rule(user, "GET", view_args)
 
 
@@ -216,10 +220,28 @@ def check_access() -> BaseResponse | None:
         )
         if not allowed:
             return forbidden("Your role does not give access to this page.")
+        if user.must_change_password and request.endpoint not in CHANGE_PASSWORD_ENDPOINTS:
+            return _change_password_first()
     if request.method not in SAFE_METHODS:
         _check_same_origin()
         csrf.protect()
     return None
+
+
+# Where a user whose password an admin set may go before choosing their own (besides the open
+# routes: signing out, the session's CSRF token, static files).
+CHANGE_PASSWORD_ENDPOINTS = frozenset({"account.password_page", "account.change_password"})
+MUST_CHANGE_MESSAGE = "choose your own password first: an admin set the one you signed in with"
+
+
+def _change_password_first() -> BaseResponse:
+    if wants_json():
+        response = jsonify(
+            {"error": MUST_CHANGE_MESSAGE, "change_password": url_for("account.password_page")}
+        )
+        response.status_code = 403
+        return response
+    return redirect(url_for("account.password_page"), 303)
 
 
 def wants_json() -> bool:

@@ -119,6 +119,7 @@ def create() -> tuple[str, int] | BaseResponse:
                     role=form["role"],
                     password=password,
                     actor_label=actor.label,
+                    temporary_password=True,
                 )
             except AccountError as error:
                 raise _FieldError(_create_field(str(error)), str(error)) from error

@@ -18,9 +18,11 @@ by the work done, so client, server and broker all count, as they do in the pipe
 
 ``floor_ms_per_call`` = exchanges per call x ``exchange_cpu_ms`` + tasks per call x
 ``noop_cpu_ms``. The defaults are a 500-referral pipeline run's counts (stop 14): 4.22 webhooks
-and 1.41 REST requests (a call, and an SMS for 41% of calls) per call; and the fewest tasks the
-engine can run for a call: placing it, applying its final status, applying the deciding callback
-of the 67% answered (voicemail or keypad choice) and sending the 41% SMS. ``budget_ms_per_call``
+and 1.41 REST requests (a call, and an SMS for 41% of calls) per call; and the tasks a call needs
+with a task for each step, as the engine is built: placing it, applying its final status,
+applying the deciding callback of the 67% answered (voicemail or keypad choice) and sending the
+41% SMS. Applying many callbacks in one task could bring that towards 1.5 (about 8 ms less);
+the webhooks are Twilio's protocol and stay. ``budget_ms_per_call``
 = ``busy_cores`` x 1000 / (``target_ratio`` x no-op rate): the CPU a call may use in all for the
 pipeline to reach the target, if it keeps the machine as busy as the no-op run does
 (``busy_cores``). ``headroom_ms_per_call`` is what the budget leaves above the floor for every SQL

@@ -26,6 +26,7 @@ def set_password(user: User, password: str, *, moment: datetime) -> None:
     user.password_hash = hash_password(password)
     user.credential_version = (user.credential_version or 0) + 1
     user.password_changed_at = moment
+    user.password_change_required = False
 
 
 def create_user(
@@ -36,8 +37,10 @@ def create_user(
     role: Role | str,
     password: str,
     actor_label: str,
+    temporary_password: bool = False,
 ) -> User:
-    """Create an active user with a hashed password, recording it in the audit trail."""
+    """Create an active user with a hashed password, recording it in the audit trail. A
+    ``temporary_password`` (an admin chose it, to hand over) must be changed at first sign-in."""
     username = username.strip().lower()
     if not USERNAME_PATTERN.match(username):
         raise AccountError(
@@ -62,6 +65,7 @@ def create_user(
         display_name=display_name,
         role=role,
         password_hash=hash_password(password),
+        password_change_required=temporary_password,
     )
     session.add(user)
     session.flush()

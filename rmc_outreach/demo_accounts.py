@@ -42,6 +42,7 @@ def new_demo_password() -> str:
 
 def _set_password(user: User, password: str) -> None:
     user.password_hash = hash_password(password)
+    user.password_change_required = False  # this run's printed password is the one to use
     user.failed_sign_ins = 0
     user.locked_until = None
     user.active = True

@@ -57,6 +57,8 @@ class StaffIdentity:
     # The password's version when this identity was read: a session that began under an older
     # one (the password changed since) is no longer signed in (``session_token``).
     credential_version: int = 0
+    # An admin set the password (new account, reset): the user must choose their own first.
+    must_change_password: bool = False
 
     @property
     def actor_label(self) -> str:
@@ -179,7 +181,14 @@ def record_sign_out(session: Session, user_id: int, *, reason: str) -> None:
 def load_identity(session: Session, user_id: int) -> StaffIdentity | None:
     """The active user with this id (and their handler record), or None."""
     row = session.execute(
-        select(User.id, User.role, User.display_name, Handler.id, User.credential_version)
+        select(
+            User.id,
+            User.role,
+            User.display_name,
+            Handler.id,
+            User.credential_version,
+            User.password_change_required,
+        )
         .outerjoin(Handler, Handler.user_id == User.id)
         .where(User.id == user_id, User.active.is_(True))
     ).first()
@@ -191,6 +200,7 @@ def load_identity(session: Session, user_id: int) -> StaffIdentity | None:
         display_name=row[2],
         handler_id=row[3],
         credential_version=row[4],
+        must_change_password=row[5],
     )
 
 

@@ -188,14 +188,18 @@ def unlock(session: Session, user_id: int, *, actor: Actor) -> None:
 
 def reset_password(session: Session, user_id: int, password: str, *, actor: Actor) -> None:
     """Set a password an admin chose (to hand over in person); it must pass the strength
-    check. The lockout and failure count are cleared too, and the user's sessions end (the
-    account may have been taken over). The password is never recorded."""
+    check, and the user (unless it is the admin themselves) must change it at their next
+    sign-in. The lockout and failure count are
+    cleared too, and the user's sessions end (the account may have been taken over). The
+    password is never recorded."""
     try:
         check_password_strength(password)
     except WeakPasswordError as error:
         raise AccountError(str(error)) from error
     user = _locked_user(session, user_id)
     set_password(user, password, moment=datetime.now(UTC))
+    # Someone else's: theirs to replace at their next sign-in (an admin's own is their own).
+    user.password_change_required = actor.user_id != user.id
     user.locked_until = None
     user.failed_sign_ins = 0
     _audit(session, actor, "user.password_reset", user.id)

@@ -61,7 +61,14 @@ def test_bad_user_details_are_refused_with_a_reason_and_nothing_stored(
 ) -> None:
     details = {"username": "handler1", "role": "handler", "password": GOOD_PASSWORD} | overrides
     with pytest.raises(AccountError, match=message), session_scope() as session:
-        create_user(session, display_name="Handler", actor_label="cli", **details)
+        create_user(
+            session,
+            username=details["username"],
+            display_name="Handler",
+            role=details["role"],
+            password=details["password"],
+            actor_label="cli",
+        )
     with session_scope() as session:
         assert session.scalar(select(func.count()).select_from(User)) == 0
 

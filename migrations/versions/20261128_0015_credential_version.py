@@ -4,6 +4,9 @@
   admin's reset). A signed-in session carries the version it began with and ends at its next
   request once the stored one has moved on. 0 for every existing user (server default).
 * ``user_account.password_changed_at``: when the password last changed; null until it does.
+* ``user_account.password_change_required``: the password is one an admin set (a new account's
+  or a reset); the user must choose their own before anything else. False for every existing
+  user (server default).
 
 Plain ``ALTER TABLE`` on every backend, as 0014.
 
@@ -24,7 +27,8 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    """Add the credential version (0 for every user) and when the password last changed."""
+    """Add the credential version (0 for every user), when the password last changed, and
+    whether the user must change it first (no one yet)."""
     op.add_column(
         "user_account",
         sa.Column("credential_version", sa.Integer(), server_default="0", nullable=False),
@@ -32,9 +36,16 @@ def upgrade() -> None:
     op.add_column(
         "user_account", sa.Column("password_changed_at", sa.DateTime(timezone=True), nullable=True)
     )
+    op.add_column(
+        "user_account",
+        sa.Column(
+            "password_change_required", sa.Boolean(), server_default=sa.false(), nullable=False
+        ),
+    )
 
 
 def downgrade() -> None:
-    """Drop both columns."""
+    """Drop the three columns."""
+    op.drop_column("user_account", "password_change_required")
     op.drop_column("user_account", "password_changed_at")
     op.drop_column("user_account", "credential_version")

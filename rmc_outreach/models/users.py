@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, Integer, String, true
+from sqlalchemy import Boolean, Integer, String, false, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from rmc_outreach.clock import now
@@ -31,4 +31,8 @@ class User(Base):
     # Raised at every password change; sessions begun under an older one end (``sign_in``).
     credential_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     password_changed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # The password is one an admin set (new account, reset): the user must choose their own.
+    password_change_required: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)

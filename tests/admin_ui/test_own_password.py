@@ -167,3 +167,55 @@ def test_a_session_names_its_user_and_password_version() -> None:
     # A session from before versions (the bare id) or a tampered one names nobody.
     for token in ("17", "17.", ".3", "17.x", "-1.0", ""):
         assert parse_session_token(token) is None
+
+
+def test_after_an_admins_reset_the_user_must_choose_their_own_before_anything_else(
+    database: Engine, app: Flask
+) -> None:
+    target = create_staff(Role.SUPERVISOR)
+    admin = signed_in(app, create_staff(Role.ADMIN))
+    form = {"password": NEW_PASSWORD, "password_again": NEW_PASSWORD}
+    assert admin.post(f"/admin/users/{stored(target).id}/password", data=form).status_code == 303
+    assert stored(target).password_change_required
+
+    client = signed_in(app, target, NEW_PASSWORD)
+    page = client.get("/")
+    api = client.get("/api/queue")
+    account = client.get(PATH)
+
+    assert (page.status_code, page.headers["Location"]) == (303, PATH)
+    assert api.status_code == 403
+    assert api.get_json()["change_password"] == PATH
+    assert client.get("/api/session").status_code == 200  # open routes stay open
+    text = account.get_data(as_text=True)
+    assert account.status_code == 200 and "An admin set the password you signed in with" in text
+    assert 'href="/referrals"' not in text  # the menu offers nothing that would not open
+    changed = change(client, NEW_PASSWORD, "my very own passphrase")
+    assert changed.status_code == 303  # type: ignore[attr-defined]
+    client.fresh_csrf_token()
+    assert client.get("/").status_code == 200
+    assert not stored(target).password_change_required
+
+
+def test_a_user_an_admin_adds_chooses_their_own_password_at_first_sign_in(
+    database: Engine, app: Flask
+) -> None:
+    admin = signed_in(app, create_staff(Role.ADMIN))
+    form = {
+        "username": "new-manager",
+        "display_name": "New Manager",
+        "role": "manager",
+        "password": NEW_PASSWORD,
+        "password_again": NEW_PASSWORD,
+    }
+    assert admin.post("/admin/users", data=form).status_code == 303
+
+    client = signed_in(app, "new-manager", NEW_PASSWORD)
+
+    assert client.get("/live").headers["Location"] == PATH
+    # An admin's own reset of their own password is theirs already.
+    me = stored(create_staff(Role.ADMIN, username="self-resetter"))
+    self_admin = signed_in(app, "self-resetter")
+    again = {"password": NEW_PASSWORD, "password_again": NEW_PASSWORD}
+    assert self_admin.post(f"/admin/users/{me.id}/password", data=again).status_code == 303
+    assert not stored("self-resetter").password_change_required
