@@ -57,3 +57,33 @@ def test_a_manager_changes_their_password_from_the_header(
     expect(page.locator(".error-summary, .field-error, [role=alert]").first).to_be_visible()
     sign_in(page, browser_app, username, NEW_PASSWORD)
     expect(page.locator("h1")).to_have_text("Live view")
+
+
+def test_a_user_given_a_password_by_an_admin_lands_on_the_change_page(
+    browser_app: BrowserApp, page: Page
+) -> None:
+    username = f"given-{browser_app.backend}"
+    with browser_app.session() as session, session.begin():
+        session.add(
+            User(
+                username=username,
+                display_name="Gina Given",
+                role=Role.SUPERVISOR,
+                password_hash=hash_password(PASSWORD),
+                password_change_required=True,
+            )
+        )
+
+    sign_in(page, browser_app, username)
+
+    expect(page.locator("h1")).to_have_text("Change your password")
+    expect(page.get_by_role("status")).to_contain_text("An admin set the password")
+    expect(page.get_by_role("link", name="Referral queue")).to_have_count(0)
+    shoot(page, browser_app, "own-password-required")
+    assert_accessible(page)
+    page.get_by_label("Current password").fill(PASSWORD)
+    page.get_by_label("New password", exact=True).fill(NEW_PASSWORD)
+    page.get_by_label("New password again").fill(NEW_PASSWORD)
+    page.get_by_role("button", name="Change password").click()
+    page.get_by_role("link", name="Referral queue").click()
+    expect(page.locator("h1")).to_have_text("Referral queue")
