@@ -53,6 +53,7 @@ from rmc_outreach.models import Role
 from rmc_outreach.sign_in import (
     StaffIdentity,
     identity_for_token,
+    load_identity,
     parse_session_token,
     record_sign_out,
     session_token,
@@ -309,6 +310,18 @@ def start_session(identity: StaffIdentity) -> None:
     now = wall_clock()
     session[SIGNED_IN_AT] = now
     session[SEEN_AT] = now
+
+
+def restart_session(user_id: int) -> bool:
+    """After the signed-in user's own password changed (which ends every session of theirs):
+    this session carries on afresh under the new password's version. False when they can no
+    longer sign in (deactivated meanwhile)."""
+    with session_scope(read_only=True) as db_session:
+        identity = load_identity(db_session, user_id)
+    if identity is None:
+        return False
+    start_session(identity)
+    return True
 
 
 def end_session(reason: str) -> None:

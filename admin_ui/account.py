@@ -14,18 +14,20 @@ from datetime import UTC, datetime
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
-from admin_ui.access import current_identity, start_session
+from admin_ui.access import current_identity, restart_session
 from rmc_outreach.db import session_scope
 from rmc_outreach.models import User
 from rmc_outreach.own_password import PasswordChangeError, change_own_password
-from rmc_outreach.passwords import MIN_PASSWORD_LENGTH
-from rmc_outreach.sign_in import StaffIdentity, load_identity
+from rmc_outreach.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
+from rmc_outreach.sign_in import StaffIdentity
 
 blueprint = Blueprint("account", __name__, url_prefix="/account")
 
 PASSWORDS_DIFFER = "the two new passwords are not the same"
 CHANGED = "Your password was changed. Any other session you had open was signed out."
-MAX_FIELD_LENGTH = 1024
+# Read a little past the longest password allowed, so the strength check refuses a longer one
+# rather than a silently shortened copy being stored.
+MAX_FIELD_LENGTH = MAX_PASSWORD_LENGTH + 1
 
 
 def _me() -> StaffIdentity:
@@ -69,11 +71,9 @@ def change_password() -> tuple[str, int] | BaseResponse:
             change_own_password(session, me.id, current, new, moment=datetime.now(UTC))
         except PasswordChangeError as error:
             refused = error
-        identity = load_identity(session, me.id) if refused is None else None
     if refused is not None:
         return _page((refused.field, str(refused)), 422)
-    if identity is None:  # deactivated meanwhile
+    if not restart_session(me.id):  # deactivated meanwhile
         abort(403)
-    start_session(identity)
     flash(CHANGED)
     return redirect(url_for("account.password_page"), 303)

@@ -31,6 +31,7 @@ from admin_ui.context import current_settings
 from admin_ui.throttle import SignInThrottle
 from rmc_outreach.db import session_scope
 from rmc_outreach.models import Role
+from rmc_outreach.passwords import MAX_PASSWORD_LENGTH
 from rmc_outreach.sign_in import Refusal, StaffIdentity, record_sign_in_refusal, sign_in
 
 blueprint = Blueprint("auth", __name__)
@@ -38,7 +39,7 @@ blueprint = Blueprint("auth", __name__)
 THROTTLE_EXTENSION = "rmc_outreach.sign_in_throttle"
 REFUSED = "The username or password is not right, or the account cannot sign in just now."
 THROTTLED = "Too many unsuccessful sign-ins from this computer. Wait 15 minutes and try again."
-MAX_FIELD_LENGTH = 256
+MAX_FIELD_LENGTH = MAX_PASSWORD_LENGTH  # usernames are far shorter
 # Where each role starts after signing in (when no page was asked for).
 LANDING = {
     Role.HANDLER: "console.console_picker",

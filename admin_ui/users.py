@@ -16,14 +16,13 @@ from typing import Any
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
-from admin_ui.access import current_identity, start_session
+from admin_ui.access import current_identity, restart_session
 from admin_ui.context import current_settings
 from rmc_outreach import user_admin
 from rmc_outreach.accounts import AccountError, create_user, give_handler_record
 from rmc_outreach.db import session_scope
 from rmc_outreach.models import Role
 from rmc_outreach.passwords import MIN_PASSWORD_LENGTH
-from rmc_outreach.sign_in import load_identity
 from rmc_outreach.user_admin import Actor, UserNotFound, UserRow
 
 blueprint = Blueprint("admin_users", __name__, url_prefix="/admin/users")
@@ -270,11 +269,7 @@ def reset_password(user_id: int) -> tuple[str, int] | BaseResponse:
         "The password was set. Give it to the user in person; it is not shown again. "
         "Any session they had open was signed out.",
     )
-    if actor.user_id == user_id and isinstance(answer, BaseResponse):
-        # Their own: the reset ended every session of theirs, this one carries on afresh.
-        with session_scope(read_only=True) as session:
-            identity = load_identity(session, user_id)
-        if identity is not None:
-            start_session(identity)
-            flash("Your password was set. Any other session you had open was signed out.")
+    # Their own: the reset ended every session of theirs, this one carries on afresh.
+    if actor.user_id == user_id and isinstance(answer, BaseResponse) and restart_session(user_id):
+        flash("Your password was set. Any other session you had open was signed out.")
     return answer

@@ -15,13 +15,13 @@ flush and do not commit.
 from __future__ import annotations
 
 import secrets
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from rmc_outreach.accounts import create_user
+from rmc_outreach.accounts import create_user, set_password
 from rmc_outreach.models import Handler, Role, User
-from rmc_outreach.passwords import hash_password
 
 DEMO_USERS = (
     ("demo-supervisor", "Demo Supervisor", Role.SUPERVISOR),
@@ -41,8 +41,8 @@ def new_demo_password() -> str:
 
 
 def _set_password(user: User, password: str) -> None:
-    user.password_hash = hash_password(password)
-    user.password_change_required = False  # this run's printed password is the one to use
+    # This run's printed password is the one to use (sessions of an earlier run end).
+    set_password(user, password, moment=datetime.now(UTC))
     user.failed_sign_ins = 0
     user.locked_until = None
     user.active = True

@@ -16,6 +16,9 @@ SCRYPT_R = 8
 SCRYPT_P = 1
 _MAX_MEMORY = 128 * 1024 * 1024
 MIN_PASSWORD_LENGTH = 12
+# Sign-in reads at most this many characters of a password (``admin_ui.auth``): a longer one
+# could be set but never typed in again.
+MAX_PASSWORD_LENGTH = 256
 
 
 class WeakPasswordError(ValueError):
@@ -26,6 +29,8 @@ def check_password_strength(password: str) -> None:
     """Raise WeakPasswordError unless the password is long enough and not trivially weak."""
     if len(password) < MIN_PASSWORD_LENGTH:
         raise WeakPasswordError(f"password must be at least {MIN_PASSWORD_LENGTH} characters")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise WeakPasswordError(f"password must be at most {MAX_PASSWORD_LENGTH} characters")
     if len(set(password)) < 5:
         raise WeakPasswordError("password must use at least 5 different characters")
 

@@ -189,9 +189,8 @@ def unlock(session: Session, user_id: int, *, actor: Actor) -> None:
 def reset_password(session: Session, user_id: int, password: str, *, actor: Actor) -> None:
     """Set a password an admin chose (to hand over in person); it must pass the strength
     check, and the user (unless it is the admin themselves) must change it at their next
-    sign-in. The lockout and failure count are
-    cleared too, and the user's sessions end (the account may have been taken over). The
-    password is never recorded."""
+    sign-in. The lockout and failure count are cleared too, and the user's sessions end (the
+    account may have been taken over). The password is never recorded."""
     try:
         check_password_strength(password)
     except WeakPasswordError as error:

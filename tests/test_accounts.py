@@ -54,6 +54,7 @@ def test_creating_a_user_stores_a_hash_and_audits_it(database: Engine) -> None:
         ({"role": "owner"}, "role must be one of handler, supervisor, manager, admin"),
         ({"password": "short"}, "at least 12 characters"),
         ({"password": "aaaaaaaaaaaaaaa"}, "at least 5 different characters"),
+        ({"password": "abcde" * 52}, "at most 256 characters"),  # sign-in reads 256 at most
     ],
 )
 def test_bad_user_details_are_refused_with_a_reason_and_nothing_stored(

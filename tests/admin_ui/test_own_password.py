@@ -103,6 +103,8 @@ def test_a_wrong_current_password_is_refused_and_counts_towards_the_lockout(
         ("short one", "short one", "new_password", "at least 12 characters"),
         (PASSWORD, PASSWORD, "new_password", SAME_AS_CURRENT),
         (NEW_PASSWORD, NEW_PASSWORD + "!", "new_password_again", "are not the same"),
+        # Refused whole, never stored cut short: sign-in reads 256 characters at most.
+        ("abcde" * 52, "abcde" * 52, "new_password", "at most 256 characters"),
     ],
 )
 def test_a_weak_repeated_or_mistyped_new_password_changes_nothing(

@@ -14,19 +14,26 @@ from tests.browser.seed import PASSWORD
 NEW_PASSWORD = "four unrelated words, changed"
 
 
-def test_a_manager_changes_their_password_from_the_header(
-    browser_app: BrowserApp, page: Page
-) -> None:
-    username = f"changing-{browser_app.backend}"
-    with browser_app.session() as session, session.begin():
+def add_user(app: BrowserApp, name: str, display_name: str, role: Role, given: bool = False) -> str:
+    """A user with PASSWORD (one an admin set, when ``given``); returns the username."""
+    username = f"{name}-{app.backend}"
+    with app.session() as session, session.begin():
         session.add(
             User(
                 username=username,
-                display_name="Casey Change",
-                role=Role.MANAGER,
+                display_name=display_name,
+                role=role,
                 password_hash=hash_password(PASSWORD),
+                password_change_required=given,
             )
         )
+    return username
+
+
+def test_a_manager_changes_their_password_from_the_header(
+    browser_app: BrowserApp, page: Page
+) -> None:
+    username = add_user(browser_app, "changing", "Casey Change", Role.MANAGER)
     sign_in(page, browser_app, username)
 
     page.get_by_role("link", name="Change password").click()
@@ -62,17 +69,7 @@ def test_a_manager_changes_their_password_from_the_header(
 def test_a_user_given_a_password_by_an_admin_lands_on_the_change_page(
     browser_app: BrowserApp, page: Page
 ) -> None:
-    username = f"given-{browser_app.backend}"
-    with browser_app.session() as session, session.begin():
-        session.add(
-            User(
-                username=username,
-                display_name="Gina Given",
-                role=Role.SUPERVISOR,
-                password_hash=hash_password(PASSWORD),
-                password_change_required=True,
-            )
-        )
+    username = add_user(browser_app, "given", "Gina Given", Role.SUPERVISOR, given=True)
 
     sign_in(page, browser_app, username)
 
